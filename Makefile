@@ -1,0 +1,23 @@
+# The two commands (see README.md):
+#   make demo   back up a local n8n on SQLite with playbooks/backup.yml, wipe it,
+#               restore it with playbooks/restore.yml and print the verification report
+#   make test   set everything up and run every test (what CI runs: .ci/run)
+.PHONY: demo test setup lint unit sanity integration molecule build bench docs
+
+demo:
+	scripts/demo.sh
+
+test:
+	scripts/test.sh
+
+setup:
+	scripts/setup.sh
+
+lint unit sanity integration molecule build:
+	scripts/test.sh $@
+
+bench:
+	bench/run.sh
+
+docs:
+	scripts/docs.sh

@@ -1,0 +1,26 @@
+# shellcheck shell=bash
+# Paths shared by every script. Source it; it changes nothing on disk.
+#
+# LIFEBOAT_CACHE holds everything big or slow to rebuild (virtualenv, collections,
+# Node, n8n installs, image build roots). It lives outside the checkout so a fresh
+# clone on a warm machine reuses it; delete it to force a cold setup.
+
+LIFEBOAT_ROOT=${LIFEBOAT_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+LIFEBOAT_CACHE=${LIFEBOAT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lifeboat-n8n}
+
+_lifeboat_hash() { sha256sum "$@" | sha256sum | cut -c1-12; }
+
+LIFEBOAT_PYTHON=${LIFEBOAT_PYTHON:-python3}
+LIFEBOAT_VENV=${LIFEBOAT_VENV:-$LIFEBOAT_CACHE/venvs/$(_lifeboat_hash "$LIFEBOAT_ROOT/requirements.txt")}
+LIFEBOAT_COLLECTIONS=${LIFEBOAT_COLLECTIONS:-$LIFEBOAT_CACHE/collections/$(_lifeboat_hash "$LIFEBOAT_ROOT/requirements.yml")}
+# This checkout, reachable as ansible_collections/lifeboat/n8n (a symlink keyed by the
+# checkout's path, so two clones never shadow each other).
+LIFEBOAT_CHECKOUT_LINK=$LIFEBOAT_CACHE/checkouts/$(printf %s "$LIFEBOAT_ROOT" | sha256sum | cut -c1-12)
+
+export LIFEBOAT_ROOT LIFEBOAT_CACHE LIFEBOAT_VENV LIFEBOAT_COLLECTIONS LIFEBOAT_CHECKOUT_LINK
+export ANSIBLE_COLLECTIONS_PATH="$LIFEBOAT_CHECKOUT_LINK:$LIFEBOAT_COLLECTIONS"
+export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false
+export PATH="$LIFEBOAT_VENV/bin:$PATH"
+export PYTHONPATH="$LIFEBOAT_ROOT/harness${PYTHONPATH:+:$PYTHONPATH}"
+# Test databases live in the local cluster the setup starts (scripts/setup.sh postgres).
+export LIFEBOAT_PG_DSN=${LIFEBOAT_PG_DSN:-postgresql://lifeboat:lifeboat@127.0.0.1:5432/postgres}
