@@ -38,6 +38,9 @@ fi
 work=$LIFEBOAT_CACHE/ansible-test/$(printf %s "$LIFEBOAT_ROOT" | sha256sum | cut -c1-12)
 dest=$work/ansible_collections/lifeboat/n8n
 mkdir -p "$dest"
+# One run at a time per checkout: the copy below is shared.
+exec 9>"$work/.lock"
+flock 9
 # The working tree as it is (including uncommitted files), with its .git so ansible-test
 # knows which files belong to the collection. tests/output is kept between runs.
 find "$dest" -mindepth 1 -maxdepth 1 ! -name tests -exec rm -rf {} +
