@@ -23,4 +23,9 @@ export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false
 export PATH="$LIFEBOAT_VENV/bin:$PATH"
 export PYTHONPATH="$LIFEBOAT_ROOT/harness${PYTHONPATH:+:$PYTHONPATH}"
 # Test databases live in the local cluster the setup starts (scripts/setup.sh postgres).
-export LIFEBOAT_PG_DSN=${LIFEBOAT_PG_DSN:-postgresql://lifeboat:lifeboat@127.0.0.1:5432/postgres}
+# The password is random per machine: a guessable one (e.g. "lifeboat") would also be a
+# substring of test data, and Ansible masks every occurrence of a no_log value.
+if [ -z "${LIFEBOAT_PG_DSN:-}" ] && [ -r "$LIFEBOAT_CACHE/pg-password" ]; then
+    LIFEBOAT_PG_DSN="postgresql://lifeboat:$(cat "$LIFEBOAT_CACHE/pg-password")@127.0.0.1:5432/postgres"
+fi
+export LIFEBOAT_PG_DSN

@@ -117,13 +117,20 @@ step_postgres() {
         log "postgres: starting cluster $version/main"
         pg_ctlcluster "$version" main start
     fi
-    # A superuser for the tests, reachable over TCP with a password (loopback only).
-    su postgres -c "psql -q -v ON_ERROR_STOP=1 -d postgres" >/dev/null <<'EOF'
-DO $$ BEGIN
+    # A superuser for the tests, reachable over TCP with a random password (loopback only).
+    local password_file=$LIFEBOAT_CACHE/pg-password
+    if [ ! -s "$password_file" ]; then
+        (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$password_file")
+    fi
+    local password
+    password=$(cat "$password_file")  # letters and digits only: safe inside SQL quotes
+    su postgres -c "psql -q -v ON_ERROR_STOP=1 -d postgres" >/dev/null <<EOF
+DO \$\$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'lifeboat') THEN
-    CREATE ROLE lifeboat LOGIN SUPERUSER PASSWORD 'lifeboat';
+    CREATE ROLE lifeboat LOGIN SUPERUSER;
   END IF;
-END $$;
+END \$\$;
+ALTER ROLE lifeboat PASSWORD '$password';
 EOF
     log "postgres: cluster $version/main online on 127.0.0.1:5432"
 }

@@ -49,8 +49,20 @@ class PostgresConfig:
     host: str = "127.0.0.1"
     port: int = 5432
     user: str = "lifeboat"
-    password: str = "lifeboat"
+    password: str = ""
     schema: str = "public"
+
+    def database_option(self, host: str | None = None) -> dict[str, Any]:
+        """The lifeboat.n8n modules' ``database`` option for this database."""
+        return {
+            "type": "postgresdb",
+            "host": host or self.host,
+            "port": self.port,
+            "name": self.database,
+            "user": self.user,
+            "password": self.password,
+            "schema": self.schema,
+        }
 
     def env(self) -> dict[str, str]:
         return {
@@ -64,8 +76,75 @@ class PostgresConfig:
         }
 
 
+class N8nClient:
+    """HTTP access to a running n8n (owner setup, API key, public API, webhooks)."""
+
+    version: str
+    api_key: str | None
+
+    @property
+    def url(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def major(self) -> int:
+        return int(self.version.split(".")[0])
+
+    def setup_owner(self) -> requests.Session:
+        """Create the owner (once) and return a logged-in session for /rest calls."""
+        session = requests.Session()
+        response = session.post(f"{self.url}/rest/owner/setup", json=OWNER, timeout=30)
+        if response.status_code not in (200, 400):
+            raise N8nError(f"owner setup failed: {response.status_code} {response.text[:300]}")
+        login = session.post(
+            f"{self.url}/rest/login",
+            json={"emailOrLdapLoginId": OWNER["email"], "email": OWNER["email"], "password": OWNER["password"]},
+            timeout=30,
+        )
+        if login.status_code != 200:
+            raise N8nError(f"login failed: {login.status_code} {login.text[:300]}")
+        return session
+
+    def create_api_key(self, session: requests.Session | None = None, label: str | None = None) -> str:
+        session = session or self.setup_owner()
+        body: dict[str, Any] = {"label": label or f"lifeboat-{secrets.token_hex(4)}", "expiresAt": None}
+        scopes = session.get(f"{self.url}/rest/api-keys/scopes", timeout=30)
+        if scopes.status_code == 200:
+            body["scopes"] = scopes.json()["data"]
+        response = session.post(f"{self.url}/rest/api-keys", json=body, timeout=30)
+        if response.status_code != 200:
+            raise N8nError(f"API key creation failed: {response.status_code} {response.text[:300]}")
+        data = response.json()["data"]
+        self.api_key = data.get("rawApiKey") or data.get("apiKey")
+        assert self.api_key
+        return self.api_key
+
+    def api(self, method: str, path: str, expect: tuple[int, ...] = (200,), **kwargs: Any) -> Any:
+        """Call the public API (/api/v1) with the instance's API key."""
+        if not self.api_key:
+            self.create_api_key()
+        response = requests.request(
+            method, f"{self.url}/api/v1{path}", headers={"X-N8N-API-KEY": str(self.api_key)}, timeout=60, **kwargs
+        )
+        if response.status_code not in expect:
+            raise N8nError(f"{method} /api/v1{path}: {response.status_code} {response.text[:500]}")
+        return response.json() if response.content else None
+
+    def webhook(self, path: str, method: str = "GET", **kwargs: Any) -> requests.Response:
+        return requests.request(method, f"{self.url}/webhook/{path}", timeout=60, **kwargs)
+
+    def wait_webhook(self, path: str, method: str = "GET", timeout: float = 30.0, **kwargs: Any) -> requests.Response:
+        """Poll a production webhook until it stops answering 404 (2.x registers a moment late)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            response = self.webhook(path, method, **kwargs)
+            if response.status_code != 404 or time.monotonic() > deadline:
+                return response
+            time.sleep(0.3)
+
+
 @dataclass
-class N8nInstance:
+class N8nInstance(N8nClient):
     """One n8n process. Serialisable to a 0600 state file for use across processes."""
 
     version: str
@@ -77,10 +156,13 @@ class N8nInstance:
     broker_port: int = 0
     pid: int | None = None
     api_key: str | None = None
+    # False: no N8N_ENCRYPTION_KEY in the environment; n8n generates a key into
+    # .n8n/config on first start (n8n's default), and reads it from there afterwards.
+    key_in_env: bool = True
 
     def __post_init__(self) -> None:
         self.base_dir = Path(self.base_dir)
-        if self.encryption_key is None:
+        if self.encryption_key is None and self.key_in_env:
             self.encryption_key = secrets.token_urlsafe(24)
         if not self.port:
             self.port = free_port()
@@ -108,8 +190,9 @@ class N8nInstance:
         return f"http://127.0.0.1:{self.port}"
 
     @property
-    def major(self) -> int:
-        return int(self.version.split(".")[0])
+    def env_file(self) -> Path:
+        """The environment n8n runs with, as a 0600 env file (what a systemd EnvironmentFile holds)."""
+        return self.base_dir / "n8n.env"
 
     @property
     def db_type(self) -> str:
@@ -118,6 +201,12 @@ class N8nInstance:
     @property
     def sqlite_path(self) -> Path:
         return self.n8n_folder / "database.sqlite"
+
+    def database_option(self) -> dict[str, Any]:
+        """The lifeboat.n8n modules' ``database`` option for this instance's database."""
+        if self.postgres:
+            return self.postgres.database_option()
+        return {"type": "sqlite", "path": str(self.sqlite_path)}
 
     def env(self) -> dict[str, str]:
         """The complete environment n8n runs with (holds the key: never log it)."""
@@ -132,7 +221,6 @@ class N8nInstance:
             "N8N_PROTOCOL": "http",
             "WEBHOOK_URL": f"{self.url}/",
             "N8N_RUNNERS_BROKER_PORT": str(self.broker_port),
-            "N8N_ENCRYPTION_KEY": str(self.encryption_key),
             "N8N_DIAGNOSTICS_ENABLED": "false",
             "N8N_PERSONALIZATION_ENABLED": "false",
             "N8N_VERSION_NOTIFICATIONS_ENABLED": "false",
@@ -145,15 +233,20 @@ class N8nInstance:
             "GENERIC_TIMEZONE": "UTC",
             "NODE_ENV": "production",
         }
+        if self.key_in_env:
+            env["N8N_ENCRYPTION_KEY"] = str(self.encryption_key)
         env.update(self.postgres.env() if self.postgres else {"DB_TYPE": "sqlite"})
         env.update(self.extra_env)
         return env
 
     # --------------------------------------------------------------- lifecycle
-    def start(self, timeout: float = 120.0) -> N8nInstance:
+    def start(self, timeout: float = 300.0) -> N8nInstance:
         installs.require_installed(self.version)
+        if self.is_running():
+            raise N8nError(f"n8n already runs as pid {self.pid} on port {self.port}")
         self.n8n_folder.mkdir(parents=True, exist_ok=True)
         self.base_dir.chmod(0o700)
+        self._write_env_file()
         self._log_handle = open(self.log_path, "ab")
         self._log_offset = self.log_path.stat().st_size
         self._process = subprocess.Popen(
@@ -172,6 +265,20 @@ class N8nInstance:
             self.stop()
             raise
         return self
+
+    def _write_env_file(self) -> None:
+        fd = os.open(self.env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            for name, value in sorted(self.env().items()):
+                handle.write(f"{name}={value}\n")
+
+    def config_key(self) -> str | None:
+        """The key in .n8n/config (what n8n uses when no env key is set)."""
+        path = self.n8n_folder / "config"
+        if not path.exists():
+            return None
+        value = json.loads(path.read_text()).get("encryptionKey")
+        return str(value) if value else None
 
     def _new_log(self) -> str:
         with open(self.log_path, "rb") as handle:
@@ -194,7 +301,7 @@ class N8nInstance:
             return False
         return True
 
-    def wait_ready(self, timeout: float = 120.0) -> None:
+    def wait_ready(self, timeout: float = 300.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.is_running():
@@ -265,59 +372,6 @@ class N8nInstance:
             raise N8nError(f"n8n {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
         return result
 
-    # --------------------------------------------------------------- HTTP API
-    def setup_owner(self) -> requests.Session:
-        """Create the owner (once) and return a logged-in session for /rest calls."""
-        session = requests.Session()
-        response = session.post(f"{self.url}/rest/owner/setup", json=OWNER, timeout=30)
-        if response.status_code not in (200, 400):
-            raise N8nError(f"owner setup failed: {response.status_code} {response.text[:300]}")
-        login = session.post(
-            f"{self.url}/rest/login",
-            json={"emailOrLdapLoginId": OWNER["email"], "email": OWNER["email"], "password": OWNER["password"]},
-            timeout=30,
-        )
-        if login.status_code != 200:
-            raise N8nError(f"login failed: {login.status_code} {login.text[:300]}")
-        return session
-
-    def create_api_key(self, session: requests.Session | None = None, label: str | None = None) -> str:
-        session = session or self.setup_owner()
-        body: dict[str, Any] = {"label": label or f"lifeboat-{secrets.token_hex(4)}", "expiresAt": None}
-        scopes = session.get(f"{self.url}/rest/api-keys/scopes", timeout=30)
-        if scopes.status_code == 200:
-            body["scopes"] = scopes.json()["data"]
-        response = session.post(f"{self.url}/rest/api-keys", json=body, timeout=30)
-        if response.status_code != 200:
-            raise N8nError(f"API key creation failed: {response.status_code} {response.text[:300]}")
-        data = response.json()["data"]
-        self.api_key = data.get("rawApiKey") or data.get("apiKey")
-        assert self.api_key
-        return self.api_key
-
-    def api(self, method: str, path: str, expect: tuple[int, ...] = (200,), **kwargs: Any) -> Any:
-        """Call the public API (/api/v1) with the instance's API key."""
-        if not self.api_key:
-            self.create_api_key()
-        response = requests.request(
-            method, f"{self.url}/api/v1{path}", headers={"X-N8N-API-KEY": str(self.api_key)}, timeout=60, **kwargs
-        )
-        if response.status_code not in expect:
-            raise N8nError(f"{method} /api/v1{path}: {response.status_code} {response.text[:500]}")
-        return response.json() if response.content else None
-
-    def webhook(self, path: str, method: str = "GET", **kwargs: Any) -> requests.Response:
-        return requests.request(method, f"{self.url}/webhook/{path}", timeout=60, **kwargs)
-
-    def wait_webhook(self, path: str, method: str = "GET", timeout: float = 30.0, **kwargs: Any) -> requests.Response:
-        """Poll a production webhook until it stops answering 404 (2.x registers a moment late)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            response = self.webhook(path, method, **kwargs)
-            if response.status_code != 404 or time.monotonic() > deadline:
-                return response
-            time.sleep(0.3)
-
     # ------------------------------------------------------------ state file
     def state(self) -> dict[str, Any]:
         data = asdict(self)
@@ -345,4 +399,5 @@ class N8nInstance:
             broker_port=data["broker_port"],
             pid=data.get("pid"),
             api_key=data.get("api_key"),
+            key_in_env=data.get("key_in_env", True),
         )

@@ -9,13 +9,19 @@ from urllib.parse import urlparse
 import psycopg
 from psycopg import sql
 
+from .installs import cache_dir
 from .launcher import PostgresConfig
-
-DEFAULT_DSN = "postgresql://lifeboat:lifeboat@127.0.0.1:5432/postgres"
 
 
 def admin_dsn() -> str:
-    return os.environ.get("LIFEBOAT_PG_DSN", DEFAULT_DSN)
+    """The test cluster's superuser DSN (scripts/env.sh builds it from the setup's random password)."""
+    dsn = os.environ.get("LIFEBOAT_PG_DSN")
+    if not dsn:
+        password_file = cache_dir() / "pg-password"
+        if not password_file.exists():
+            raise RuntimeError("No test PostgreSQL configured: run scripts/setup.sh postgres (or set LIFEBOAT_PG_DSN)")
+        dsn = f"postgresql://lifeboat:{password_file.read_text().strip()}@127.0.0.1:5432/postgres"
+    return dsn
 
 
 def _config(database: str) -> PostgresConfig:
@@ -25,7 +31,7 @@ def _config(database: str) -> PostgresConfig:
         host=url.hostname or "127.0.0.1",
         port=url.port or 5432,
         user=url.username or "lifeboat",
-        password=url.password or "lifeboat",
+        password=url.password or "",
     )
 
 
@@ -46,5 +52,5 @@ def available() -> bool:
     try:
         with psycopg.connect(admin_dsn(), connect_timeout=3):
             return True
-    except psycopg.OperationalError:
+    except (psycopg.OperationalError, RuntimeError):
         return False

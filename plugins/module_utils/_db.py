@@ -112,6 +112,23 @@ class DatabaseConfig:
         return "PostgreSQL %s@%s:%s/%s (schema %s)" % (self.user, self.host, self.port, self.name, self.schema)
 
 
+def database_argument_spec() -> dict[str, dict[str, Any]]:
+    """Suboptions of the modules' ``database`` option (documented in doc_fragments/database.py)."""
+    return dict(
+        type=dict(type="str", default="sqlite", choices=list(DB_TYPES)),
+        path=dict(type="path"),
+        host=dict(type="str", default="localhost"),
+        port=dict(type="int", default=5432),
+        name=dict(type="str", default="n8n"),
+        user=dict(type="str", default="postgres"),
+        password=dict(type="str", no_log=True),
+        schema=dict(type="str", default="public"),
+        table_prefix=dict(type="str", default=""),
+        ssl_mode=dict(type="str"),
+        connect_timeout=dict(type="int", default=10),
+    )
+
+
 class N8nDatabase:
     """One connection to n8n's database. Use as a context manager."""
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import json
 import shutil
 import subprocess
 
 import pytest
 from ansible_collections.lifeboat.n8n.plugins.module_utils import _cipher as cipher
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -135,3 +137,84 @@ def test_gcm_layout_is_version_salt_tag_ciphertext() -> None:
     assert raw[0] == 1
     assert raw[1:33] == b"\x02" * 32
     assert len(raw) == 1 + 32 + 16 + len("hello")
+
+
+# Values real n8n wrote (SQLite, seeded by the harness; the keys are test keys).
+# n8n 2.40.7 started with N8N_ENV_FEAT_ENCRYPTION_KEY_ROTATION=true and key "kc-test-key-2.40.7".
+N8N_240_KEY = "kc-test-key-2.40.7"
+N8N_240_CBC_DEK_ROW = "AbYsu0y9Mv18zkcC1cfUZx1h7LrM218nsaR/H67hsI/Lf4eZ1q43CxTnBg5uvcW+keA3tRh6dUMwYdabStYBLnhgyg=="
+N8N_240_GCM_DEK_ROW = (
+    "AUeS5azHuB3sLFV4uZO7jLUCAK4fPtRlnPMS6yWgfBQTKa60pYcQhCX5ghXxLnGbRC8VFVJEcLkhomqlwqn67L2cK7JBb28uPnPK+qQlCwUyjOhry849"
+    "ao1CC6x0e88QjnQacsA4RxxzaF/ENV+LkI4="
+)
+N8N_240_PREFIXED_CREDENTIAL = (
+    "qcSBgnDcbGzQBgjx:AWEhway02SpROkxJGeTdiJZRRG3D7t1FjVgb3C9c7gma5RfnQqbi509iXQPiZVNn9Cj3MexOXsCvicPtVd7TVeslivhRYUwIVuYlFv"
+    "v/MiucsS4euW1fapBhuN986E4wqfNuR6JzKzW4Kg=="
+)
+# n8n 1.123.81, key "kc-test-key-1.123.81": the same credential type, legacy CBC.
+N8N_1_KEY = "kc-test-key-1.123.81"
+N8N_1_CREDENTIAL = "U2FsdGVkX1/tUjAtTtMyB3t0PiJvc3SiS9gSpoarZ9hc58mQWTcXhMLwe2xWlIO4R/4HDuYmNWbn1KzYfOII8cTJnMSUvAC9Ju1AJKB03Cw="
+
+
+def test_unwrap_dek_reads_what_n8n_2_40_wrote() -> None:
+    # The aes-256-cbc data_encryption row wraps the instance key itself; the GCM one a 64-hex DEK.
+    assert cipher.unwrap_dek(N8N_240_CBC_DEK_ROW, N8N_240_KEY) == N8N_240_KEY
+    dek = cipher.unwrap_dek(N8N_240_GCM_DEK_ROW, N8N_240_KEY)
+    assert cipher.RAW_DEK_PATTERN.match(dek)
+    with pytest.raises(cipher.CipherError):
+        cipher.unwrap_dek(N8N_240_GCM_DEK_ROW, N8N_240_KEY + "x")
+
+
+def test_prefixed_credential_from_n8n_2_40_decrypts_under_its_dek() -> None:
+    key_id, body = cipher.split_key_id(N8N_240_PREFIXED_CREDENTIAL)
+    assert key_id == "qcSBgnDcbGzQBgjx"
+    dek = cipher.unwrap_dek(N8N_240_GCM_DEK_ROW, N8N_240_KEY)
+    data = json.loads(cipher.gcm_decrypt(body, bytes.fromhex(dek)))
+    assert sorted(data) == ["password", "user"]
+    assert data["user"] == "lifeboat"
+
+
+def test_legacy_credential_from_n8n_1_decrypts() -> None:
+    data = json.loads(cipher.decrypt(N8N_1_CREDENTIAL, N8N_1_KEY))
+    assert sorted(data) == ["password", "user"]
+    with pytest.raises(cipher.CipherError):
+        cipher.decrypt(N8N_1_CREDENTIAL, N8N_240_KEY)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("U2FsdGVkX1abc=", (None, "U2FsdGVkX1abc=")),
+        ("abc123:AQID", ("abc123", "AQID")),
+        ("a_b-C:x:y", ("a_b-C", "x:y")),
+        ("x" * 36 + ":AQ", ("x" * 36, "AQ")),
+    ],
+)
+def test_split_key_id(value: str, expected: tuple[str | None, str]) -> None:
+    assert cipher.split_key_id(value) == expected
+
+
+@pytest.mark.parametrize("value", [":AQID", "x" * 37 + ":AQ", "bad id:AQ", "a.b:AQ"])
+def test_split_key_id_rejects_malformed_prefixes(value: str) -> None:
+    with pytest.raises(cipher.CipherError):
+        cipher.split_key_id(value)
+
+
+@given(plaintext=plaintexts, key=keys)
+@settings(max_examples=50, deadline=None)
+def test_cbc_decrypt_raw_matches_decrypt(plaintext: str, key: str) -> None:
+    blob = cipher.encrypt(plaintext, key)
+    assert cipher.cbc_decrypt_raw(blob, cipher.key_bytes(key)) == plaintext.encode("utf-8")
+
+
+def test_bad_padding_is_a_cipher_error() -> None:
+    # A block whose last byte is 0 (never valid PKCS#7) under the right key.
+    key = "k"
+    raw = base64.b64decode(cipher.encrypt("x" * 15, key))
+    body = raw[16:]
+    aes_key, iv = cipher.evp_bytes_to_key(cipher.key_bytes(key), raw[8:16])
+    enc = Cipher(algorithms.AES(aes_key), modes.CBC(iv)).encryptor()
+    forged = raw[:16] + enc.update(b"y" * 15 + b"\x00") + enc.finalize()
+    assert len(forged) == len(raw) and body != forged[16:]
+    with pytest.raises(cipher.CipherError, match="bad decrypt"):
+        cipher.cbc_decrypt_raw(base64.b64encode(forged).decode(), cipher.key_bytes(key))
