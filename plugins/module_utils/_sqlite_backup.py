@@ -1,0 +1,274 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) lifeboat.n8n contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""A consistent copy of a live SQLite database (private module_utils).
+
+n8n 2.x runs SQLite in WAL mode: committed data may sit in ``database.sqlite-wal`` for a long
+time, so copying ``database.sqlite`` alone loses it (a 4 MB WAL was seen un-checkpointed after a
+stop). :func:`backup_sqlite` uses SQLite's online backup API instead, from a read-only
+connection, which copies one consistent snapshot of main file + WAL while n8n keeps writing:
+
+1. open the source read-only (``mode=ro``); check the destination file system has room;
+2. back up into ``<dest>.partial`` (same folder, created with ``mode``) in one step by default
+   (``pages=-1``: a stepped backup restarts whenever another process writes, and n8n writes all
+   the time);
+3. fsync the copy, then ``PRAGMA integrity_check`` on it while its SHA-256 is computed in a
+   second thread (each reads the file once, both cores busy);
+4. rename it to ``dest`` and fsync the folder.
+
+Any failure removes the partial file. A read-only open of a WAL database whose ``-wal``/``-shm``
+files do not exist (n8n stopped cleanly) creates them, empty, with the database file's owner and
+mode (SQLite does this even as root); they are harmless and n8n uses them at its next start.
+
+On a rollback-journal database (n8n 1.x) the one-step backup holds a shared lock for its whole
+duration, during which n8n's writes wait: quiesce n8n first, or pass ``pages`` to copy in steps.
+"""
+
+from __future__ import absolute_import, annotations, division, print_function
+
+import errno
+import hashlib
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from typing import Any, Optional
+from urllib.parse import quote
+
+__metaclass__ = type
+
+PARTIAL_SUFFIX = ".partial"
+_CHUNK = 4 * 1024 * 1024
+_SQLITE_FULL = 13
+_MIB = 1024.0 * 1024.0
+
+
+class SqliteBackupError(Exception):
+    """The backup failed; the message names the file and what to do. No partial file is left."""
+
+
+def _uri(path: str, **params: str) -> str:
+    query = "&".join("%s=%s" % item for item in params.items())
+    return "file:%s?%s" % (quote(os.path.abspath(path)), query)
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        return code is not None and (code & 0xFF) == _SQLITE_FULL or "database or disk is full" in str(exc)
+    return False
+
+
+def _free_bytes(folder: str) -> Optional[int]:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def _disk_full_message(src: str, dest: str, needed: Optional[int]) -> str:
+    folder = os.path.dirname(os.path.abspath(dest))
+    free = _free_bytes(folder)
+    return (
+        "Cannot back up SQLite database %s to %s: the file system of %s is full (%s MiB free, the copy needs %s MiB). "
+        "Free space there or choose another dest; no partial copy was left"
+        % (
+            src,
+            dest,
+            folder,
+            "?" if free is None else "%.1f" % (free / _MIB),
+            "?" if needed is None else "%.1f" % (needed / _MIB),
+        )
+    )
+
+
+def _remove_partial(partial: str) -> None:
+    for path in (partial, partial + "-journal", partial + "-wal", partial + "-shm"):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
+def _fsync_path(path: str, directory: bool = False) -> None:
+    fd = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _Hasher(threading.Thread):
+    """SHA-256 of a file in a background thread (hashlib and file reads release the GIL)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(name="lifeboat-sha256", daemon=True)
+        self.path = path
+        self.digest: Optional[str] = None
+        self.error: Optional[BaseException] = None
+
+    def run(self) -> None:
+        try:
+            sha = hashlib.sha256()
+            with open(self.path, "rb", buffering=0) as handle:
+                buffer = bytearray(_CHUNK)
+                view = memoryview(buffer)
+                while True:
+                    count = handle.readinto(buffer)
+                    if not count:
+                        break
+                    sha.update(view[:count])
+            self.digest = sha.hexdigest()
+        except BaseException as exc:  # reported by the caller
+            self.error = exc
+
+
+def _integrity(path: str) -> str:
+    """``"ok"``, or the first problems PRAGMA integrity_check reports."""
+    # immutable=1: nobody else touches the copy; no locks, no -shm next to it.
+    conn = sqlite3.connect(_uri(path, mode="ro", immutable="1"), uri=True)
+    try:
+        rows = [str(row[0]) for row in conn.execute("PRAGMA integrity_check(20)").fetchall()]
+    finally:
+        conn.close()
+    return "ok" if rows == ["ok"] else "; ".join(rows)
+
+
+def source_info(src: str) -> dict[str, Any]:
+    """Page size, page count and journal mode of a database, without changing anything on disk."""
+    if not os.path.isfile(src):
+        raise SqliteBackupError("Cannot back up %s: no such file. Give the path of n8n's database.sqlite" % src)
+    size = os.path.getsize(src)
+    with open(src, "rb") as handle:
+        header = handle.read(100)
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        raise SqliteBackupError("Cannot back up %s: not a SQLite database file" % src)
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    wal = header[18] == 2 and header[19] == 2
+    wal_file = src + "-wal"
+    wal_size = os.path.getsize(wal_file) if os.path.exists(wal_file) else 0
+    return {"size": size, "page_size": page_size, "journal_mode": "wal" if wal else "rollback", "wal_size": wal_size}
+
+
+def _check_arguments(src: str, dest: str, pages: int) -> None:
+    if not os.path.isfile(src):
+        raise SqliteBackupError("Cannot back up %s: no such file. Give the path of n8n's database.sqlite" % src)
+    folder = os.path.dirname(dest)
+    if not os.path.isdir(folder):
+        raise SqliteBackupError("Cannot back up %s to %s: the folder %s does not exist. Create it first" % (src, dest, folder))
+    if os.path.realpath(dest) in {os.path.realpath(src + suffix) for suffix in ("", "-wal", "-shm", "-journal")}:
+        raise SqliteBackupError("Cannot back up %s onto itself (dest %s): choose another dest" % (src, dest))
+    if pages == 0 or pages < -1:
+        raise SqliteBackupError("Cannot back up %s: pages must be -1 (all at once) or a positive number, not %s" % (src, pages))
+
+
+def _create_private(path: str, mode: int) -> None:
+    """An empty file with exactly ``mode`` (the umask neither widens nor narrows it)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+
+
+def _copy(source: sqlite3.Connection, partial: str, mode: int, pages: int) -> int:
+    """Back up ``source`` into a new ``partial`` file; returns the pages copied."""
+    _remove_partial(partial)
+    _create_private(partial, mode)
+    target = sqlite3.connect(partial, isolation_level=None)
+    try:
+        # The copy is private until renamed, and fsynced once at the end: no journal, no syncs.
+        target.execute("PRAGMA journal_mode = OFF")
+        target.execute("PRAGMA synchronous = OFF")
+        source.backup(target, pages=pages)
+        copied = int(target.execute("PRAGMA page_count").fetchone()[0])
+    finally:
+        target.close()
+    for leftover in (partial + "-wal", partial + "-journal"):
+        if os.path.exists(leftover) and os.path.getsize(leftover) > 0:
+            raise SqliteBackupError("Cannot back up to %s: SQLite left %s behind; the copy is incomplete" % (partial, leftover))
+    _fsync_path(partial)
+    return copied
+
+
+def _verify(src: str, partial: str, integrity_check: bool) -> tuple[str, str]:
+    """(integrity, sha256) of the copy: the check and the hash run side by side."""
+    hasher = _Hasher(partial)
+    hasher.start()
+    try:
+        integrity = _integrity(partial) if integrity_check else "skipped"
+    finally:
+        hasher.join()
+    if hasher.error is not None:
+        raise hasher.error
+    if integrity not in ("ok", "skipped"):
+        raise SqliteBackupError(
+            "Cannot back up %s: the copy fails PRAGMA integrity_check (%s). Check the source with "
+            "`sqlite3 %s 'PRAGMA integrity_check'` before trusting it" % (src, integrity[:500], src)
+        )
+    return integrity, str(hasher.digest)
+
+
+def backup_sqlite(
+    src: str,
+    dest: str,
+    mode: int = 0o600,
+    pages: int = -1,
+    integrity_check: bool = True,
+) -> dict[str, Any]:
+    """Copy the live database ``src`` to ``dest`` consistently; see the module docstring.
+
+    Returns ``{"dest", "size", "sha256", "integrity", "duration_s", "pages", "journal_mode"}``;
+    ``integrity`` is ``"ok"`` or ``"skipped"`` (a failed check raises), ``pages`` the page count of
+    the copy, ``journal_mode`` the source's (``wal`` or ``rollback``).
+    """
+    started = time.monotonic()
+    src = os.path.abspath(src)
+    dest = os.path.abspath(dest)
+    _check_arguments(src, dest, pages)
+    info = source_info(src)
+    folder = os.path.dirname(dest)
+    partial = dest + PARTIAL_SUFFIX
+    needed: Optional[int] = info["size"] + info["wal_size"]
+    source: Optional[sqlite3.Connection] = None
+    try:
+        source = sqlite3.connect(_uri(src, mode="ro"), uri=True, timeout=60)
+        source.execute("PRAGMA busy_timeout = 60000")
+        page_size, page_count = (int(source.execute(q).fetchone()[0]) for q in ("PRAGMA page_size", "PRAGMA page_count"))
+        needed = page_size * page_count
+        free = _free_bytes(folder)
+        if free is not None and free < needed:
+            raise OSError(errno.ENOSPC, "not enough free space")
+        copied = _copy(source, partial, mode, pages)
+        source.close()
+        source = None
+        integrity, sha256 = _verify(src, partial, integrity_check)
+        size = os.path.getsize(partial)
+        os.replace(partial, dest)
+        _fsync_path(folder, directory=True)
+    except BaseException as exc:
+        if source is not None:
+            source.close()
+        _remove_partial(partial)
+        if _is_disk_full(exc):
+            raise SqliteBackupError(_disk_full_message(src, dest, needed)) from exc
+        if isinstance(exc, SqliteBackupError):
+            raise
+        if isinstance(exc, (sqlite3.Error, OSError)):
+            raise SqliteBackupError("Cannot back up SQLite database %s to %s: %s" % (src, dest, exc)) from exc
+        raise
+    return {
+        "dest": dest,
+        "size": size,
+        "sha256": sha256,
+        "integrity": integrity,
+        "duration_s": round(time.monotonic() - started, 3),
+        "pages": copied,
+        "journal_mode": info["journal_mode"],
+    }

@@ -1,0 +1,214 @@
+"""Consistent copies of live WAL-mode SQLite databases (no n8n: a writer thread plays n8n)."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+import sqlite3
+import threading
+from collections import namedtuple
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ansible_collections.lifeboat.n8n.plugins.module_utils import _sqlite_backup as sb
+
+DiskUsage = namedtuple("DiskUsage", "total used free")
+
+
+def make_wal_db(path: Path, rows: int = 2000) -> sqlite3.Connection:
+    """A WAL database whose newest rows sit only in the -wal file; the returned writer keeps it so."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA wal_autocheckpoint = 0")  # as after a busy period: nothing checkpointed
+    conn.execute("CREATE TABLE workflow_entity (id INTEGER PRIMARY KEY, name TEXT, nodes TEXT)")
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO workflow_entity (name, nodes) VALUES (?, ?)", ((f"wf {i}", "x" * 500) for i in range(rows)))
+    conn.execute("COMMIT")
+    return conn
+
+
+def count(path: Path) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM workflow_entity").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_copy_includes_what_sits_only_in_the_wal(tmp_path: Path) -> None:
+    src = tmp_path / "database.sqlite"
+    writer = make_wal_db(src)
+    try:
+        assert os.path.getsize(str(src) + "-wal") > 0
+        # what "copy the main file" would give: the table is not even there
+        shutil.copyfile(src, tmp_path / "naive.sqlite")
+        with pytest.raises(sqlite3.OperationalError, match="no such table"):
+            count(tmp_path / "naive.sqlite")
+
+        result = sb.backup_sqlite(str(src), str(tmp_path / "out" / ".." / "copy.sqlite"))
+    finally:
+        writer.close()
+    dest = tmp_path / "copy.sqlite"
+    assert result["dest"] == str(dest)
+    assert count(dest) == 2000
+    data = dest.read_bytes()
+    assert result["size"] == len(data)
+    assert result["sha256"] == hashlib.sha256(data).hexdigest()
+    assert result["integrity"] == "ok"
+    assert result["journal_mode"] == "wal"
+    assert result["pages"] * 4096 == len(data)
+    assert result["duration_s"] >= 0
+    assert (dest.stat().st_mode & 0o777) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.sqlite", "database.sqlite", "naive.sqlite"]
+
+
+def test_copy_under_concurrent_writes_is_a_consistent_snapshot(tmp_path: Path) -> None:
+    src = tmp_path / "database.sqlite"
+    writer = make_wal_db(src, rows=20000)
+    stop = threading.Event()
+
+    def keep_writing() -> None:
+        while not stop.is_set():
+            writer.execute("BEGIN")
+            writer.execute("INSERT INTO workflow_entity (name, nodes) VALUES ('a', 'y')")
+            writer.execute("INSERT INTO workflow_entity (name, nodes) VALUES ('b', 'y')")  # always pairs
+            writer.execute("COMMIT")
+
+    thread = threading.Thread(target=keep_writing)
+    thread.start()
+    try:
+        results = [sb.backup_sqlite(str(src), str(tmp_path / f"copy{i}.sqlite")) for i in range(3)]
+    finally:
+        stop.set()
+        thread.join()
+        writer.close()
+    for i, result in enumerate(results):
+        assert result["integrity"] == "ok"
+        assert count(tmp_path / f"copy{i}.sqlite") % 2 == 0  # never half a transaction
+    assert count(tmp_path / "copy2.sqlite") >= count(tmp_path / "copy0.sqlite") >= 20000
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o400])
+def test_mode_is_applied_whatever_the_umask(tmp_path: Path, mode: int) -> None:
+    src = tmp_path / "database.sqlite"
+    make_wal_db(src, rows=10).close()
+    old = os.umask(0o077)
+    try:
+        sb.backup_sqlite(str(src), str(tmp_path / "copy.sqlite"), mode=mode)
+    finally:
+        os.umask(old)
+    assert ((tmp_path / "copy.sqlite").stat().st_mode & 0o777) == mode
+
+
+def test_options_stepped_pages_and_no_integrity_check(tmp_path: Path) -> None:
+    src = tmp_path / "database.sqlite"
+    make_wal_db(src, rows=500).close()
+    result = sb.backup_sqlite(str(src), str(tmp_path / "copy.sqlite"), pages=16, integrity_check=False)
+    assert result["integrity"] == "skipped"
+    assert count(tmp_path / "copy.sqlite") == 500
+
+
+def test_existing_dest_is_replaced_and_stale_partial_removed(tmp_path: Path) -> None:
+    src = tmp_path / "database.sqlite"
+    make_wal_db(src, rows=10).close()
+    (tmp_path / "copy.sqlite").write_text("old backup")
+    (tmp_path / "copy.sqlite.partial").write_text("crashed run")
+    sb.backup_sqlite(str(src), str(tmp_path / "copy.sqlite"))
+    assert count(tmp_path / "copy.sqlite") == 10
+    assert not (tmp_path / "copy.sqlite.partial").exists()
+
+
+def test_rollback_journal_database(tmp_path: Path) -> None:
+    src = tmp_path / "database.sqlite"
+    with sqlite3.connect(src) as conn:  # n8n 1.x: journal_mode=delete
+        conn.execute("CREATE TABLE workflow_entity (id INTEGER PRIMARY KEY, name TEXT, nodes TEXT)")
+        conn.execute("INSERT INTO workflow_entity (name) VALUES ('x')")
+    result = sb.backup_sqlite(str(src), str(tmp_path / "copy.sqlite"))
+    assert result["journal_mode"] == "rollback"
+    assert count(tmp_path / "copy.sqlite") == 1
+
+
+@pytest.mark.parametrize(
+    ("src", "dest", "pages", "match"),
+    [
+        ("missing.sqlite", "copy.sqlite", -1, "no such file"),
+        ("database.sqlite", "nowhere/copy.sqlite", -1, "the folder .* does not exist"),
+        ("database.sqlite", "database.sqlite", -1, "onto itself"),
+        ("database.sqlite", "database.sqlite-wal", -1, "onto itself"),
+        ("notes.txt", "copy.sqlite", -1, "not a SQLite database"),
+        ("database.sqlite", "copy.sqlite", 0, "pages must be"),
+    ],
+)
+def test_refusals(tmp_path: Path, src: str, dest: str, pages: int, match: str) -> None:
+    make_wal_db(tmp_path / "database.sqlite", rows=1).close()
+    (tmp_path / "notes.txt").write_text("hello " * 50)
+    with pytest.raises(sb.SqliteBackupError, match=match):
+        sb.backup_sqlite(str(tmp_path / src), str(tmp_path / dest), pages=pages)
+    assert not (tmp_path / "copy.sqlite").exists()
+
+
+def _assert_disk_full_message(exc: BaseException, tmp_path: Path) -> None:
+    message = str(exc)
+    src, dest = tmp_path / "database.sqlite", tmp_path / "copy.sqlite"
+    assert message.startswith(f"Cannot back up SQLite database {src} to {dest}: the file system of {tmp_path} is full (")
+    assert "MiB free, the copy needs" in message and "Free space there or choose another dest" in message
+    assert [p.name for p in tmp_path.iterdir() if "copy" in p.name] == []
+
+
+def test_not_enough_space_is_refused_before_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_wal_db(tmp_path / "database.sqlite", rows=100).close()
+    monkeypatch.setattr(sb.shutil, "disk_usage", lambda _path: DiskUsage(10**9, 10**9, 4096))
+    with pytest.raises(sb.SqliteBackupError) as caught:
+        sb.backup_sqlite(str(tmp_path / "database.sqlite"), str(tmp_path / "copy.sqlite"))
+    _assert_disk_full_message(caught.value, tmp_path)
+    assert "(0.0 MiB free" in str(caught.value)
+
+
+def test_disk_full_while_copying_removes_the_partial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_wal_db(tmp_path / "database.sqlite", rows=500).close()
+    real_connect = sqlite3.connect
+
+    def connect(target: Any, *args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn = real_connect(target, *args, **kwargs)
+        if str(target).endswith(sb.PARTIAL_SUFFIX):
+            conn.execute("PRAGMA max_page_count = 8")  # the file system fills up after 8 pages
+        return conn
+
+    monkeypatch.setattr(sb.sqlite3, "connect", connect)
+    with pytest.raises(sb.SqliteBackupError) as caught:
+        sb.backup_sqlite(str(tmp_path / "database.sqlite"), str(tmp_path / "copy.sqlite"))
+    _assert_disk_full_message(caught.value, tmp_path)
+
+
+def test_enospc_from_fsync_removes_the_partial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_wal_db(tmp_path / "database.sqlite", rows=10).close()
+
+    def fsync(_fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(sb.os, "fsync", fsync)
+    with pytest.raises(sb.SqliteBackupError) as caught:
+        sb.backup_sqlite(str(tmp_path / "database.sqlite"), str(tmp_path / "copy.sqlite"))
+    _assert_disk_full_message(caught.value, tmp_path)
+
+
+def test_failed_integrity_check_removes_the_partial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_wal_db(tmp_path / "database.sqlite", rows=10).close()
+    monkeypatch.setattr(sb, "_integrity", lambda _path: "*** in database main ***; Page 5: btreeInitPage() returns error code 11")
+    with pytest.raises(sb.SqliteBackupError, match="fails PRAGMA integrity_check .*Page 5"):
+        sb.backup_sqlite(str(tmp_path / "database.sqlite"), str(tmp_path / "copy.sqlite"))
+    assert [p.name for p in tmp_path.iterdir() if "copy" in p.name] == []
+
+
+def test_source_info_reads_only_the_header(tmp_path: Path) -> None:
+    writer = make_wal_db(tmp_path / "database.sqlite", rows=50)
+    try:
+        info = sb.source_info(str(tmp_path / "database.sqlite"))
+    finally:
+        writer.close()
+    assert info["journal_mode"] == "wal"
+    assert info["page_size"] == 4096
+    assert info["wal_size"] > 0
