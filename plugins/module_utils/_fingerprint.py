@@ -32,5 +32,5 @@ def key_fingerprint(key: str) -> str:
 
 
 def is_fingerprint(value: str) -> bool:
-    prefix, _, rest = str(value).partition(":")
+    prefix, _sep, rest = str(value).partition(":")
     return prefix == SCHEME and len(rest) == 24 and all(c in "0123456789abcdef" for c in rest)
