@@ -31,8 +31,6 @@ MODULE = "lifeboat.n8n.n8n_key_check"
 ROTATION_FLAG = {"N8N_ENV_FEAT_ENCRYPTION_KEY_ROTATION": "true"}
 
 
-
-
 def rows(instance: N8nInstance, query: str) -> list[tuple[Any, ...]]:
     if instance.postgres:
         cfg = instance.postgres

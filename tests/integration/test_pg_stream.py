@@ -85,8 +85,6 @@ def role(pg_available: bool) -> Iterator[PgRole]:
         created.drop()
 
 
-
-
 def module(args: dict[str, Any], secret: str, check: bool = False) -> dict[str, Any]:
     """Run the module at verbosity 3; the password must appear nowhere in what Ansible logged."""
     result, run = run_module(MODULE, args, check=check, verbosity=3)

@@ -35,8 +35,6 @@ CASES = [(version, "sqlite") for version in VERSIONS] + [(VERSIONS[0], "postgres
 SALTED_PREFIX = "U2FsdGVkX1"  # base64 of "Salted__": the start of every encrypted credential blob
 
 
-
-
 def export(instance: N8nInstance, dest: Path, check: bool = False, **options: Any) -> dict[str, Any]:
     args = {"database": instance.database_option(), "dest": str(dest), **{k: str(v) for k, v in options.items()}}
     result, run = run_module(MODULE, args, check=check)
