@@ -11,7 +11,8 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     pwfile=$(mktemp)
     printf '%s\n' "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is required}" >"$pwfile"
     chown postgres "$pwfile"
-    su postgres -c "$PGBIN/initdb -D $PGDATA -U ${POSTGRES_USER:-postgres} --pwfile=$pwfile --auth=scram-sha-256" >/dev/null
+    # UTF8 like the official image (without a locale initdb would pick SQL_ASCII).
+    su postgres -c "$PGBIN/initdb -D $PGDATA -U ${POSTGRES_USER:-postgres} --pwfile=$pwfile --auth=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8" >/dev/null
     rm -f "$pwfile"
     echo "listen_addresses = '*'" >>"$PGDATA/postgresql.conf"
     echo "host all all 0.0.0.0/0 scram-sha-256" >>"$PGDATA/pg_hba.conf"

@@ -64,7 +64,7 @@ class ContainerN8n(N8nClient):
         result = docker("logs", "--tail", str(lines), self.name, check=False)
         return result.stdout + result.stderr
 
-    def wait_ready(self, timeout: float = 120.0) -> None:
+    def wait_ready(self, timeout: float = 300.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             state = inspect(self.name)["State"]

@@ -276,6 +276,9 @@ def _connect_postgres(config: DatabaseConfig) -> Any:
         "dbname": config.name,
         "user": config.user,
         "connect_timeout": config.connect_timeout,
+        # A database created with encoding SQL_ASCII (initdb without a locale) would otherwise
+        # come back as bytes from psycopg: n8n writes UTF-8 text, so read it as such.
+        "client_encoding": "utf8",
     }
     if config.password:
         kwargs["password"] = config.password

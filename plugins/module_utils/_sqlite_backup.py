@@ -187,6 +187,11 @@ def _copy(source: sqlite3.Connection, partial: str, mode: int, pages: int) -> in
         target.execute("PRAGMA journal_mode = OFF")
         target.execute("PRAGMA synchronous = OFF")
         source.backup(target, pages=pages)
+        # The copy inherits the source's WAL flag from its header: every later reader (integrity
+        # check, key check, workflow export) would then leave -wal/-shm files beside the artifact,
+        # outside the manifest and, for an encrypted backup, in plaintext. A rollback-journal
+        # copy stays one self-contained file; n8n turns WAL back on when it opens a restored one.
+        target.execute("PRAGMA journal_mode = DELETE")
         copied = int(target.execute("PRAGMA page_count").fetchone()[0])
     finally:
         target.close()

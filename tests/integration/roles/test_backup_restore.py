@@ -94,6 +94,10 @@ def backup(controller: Controller, site: Site, seeded: Seeded, api_key: str, key
     return folder
 
 
+# Each scenario runs several playbooks and starts two or more n8n: minutes, not seconds.
+pytestmark = pytest.mark.timeout(1800)
+
+
 @pytest.mark.parametrize("db", ["sqlite", "postgres"])
 @pytest.mark.parametrize("version", [V2, V1])
 def test_native_backup_then_restore_onto_a_fresh_host(n8n_factory, tmp_path: Path, version: str, db: str) -> None:
@@ -120,8 +124,10 @@ def test_native_backup_then_restore_onto_a_fresh_host(n8n_factory, tmp_path: Pat
         src.stop()
 
 
+# 2.40.7 in containers (SQLite, compose-style PostgreSQL, queue mode) is covered by the Molecule
+# scenarios; this covers the 1.x line in containers with PostgreSQL in a container.
 @pytest.mark.docker
-@pytest.mark.parametrize("version", [V2, V1])
+@pytest.mark.parametrize("version", [V1])
 def test_docker_backup_then_restore_onto_fresh_containers(tmp_path: Path, version: str) -> None:
     controller = Controller(tmp_path / "controller")
     tag = version.replace(".", "")
@@ -172,28 +178,22 @@ def test_refusals_leave_the_target_untouched(n8n_factory, tmp_path: Path) -> Non
             assert target.client.wait_webhook("lifeboat-echo", params=marker.echo_params(), headers=marker.echo_headers).status_code == 200
             assert _fingerprint_db(target) == db_before
 
-        # A wrong escrowed key: the escrow of another instance.
-        other = native_site(n8n_factory, "other", V2)
-        targets.append(other)
-        seed_site(other)
-        escrow_run = controller.run("escrow.yml", other)
-        assert escrow_run.ok, escrow_run.log[-4000:]
-        target = native_site(n8n_factory, "same", V2)
-        targets.append(target)
-        marker = seed_site(target)
-        db_before = _fingerprint_db(target)
-        run = controller.run(
-            "restore.yml",
-            target,
-            host_extra={"restore_escrow_dir": str(controller.root / "escrow" / other.name)},
-            restore_backup=str(newest),
-            restore_confirm=True,
-        )
-        assert not run.ok
-        assert "Restore refused" in run.log and "escrow" in run.log
-        assert target.client.wait_webhook("lifeboat-echo", params=marker.echo_params(), headers=marker.echo_headers).status_code == 200
-        assert _fingerprint_db(target) == db_before
-        assert_no_secret(run, [key, str(other.instance.encryption_key)])  # type: ignore[union-attr]
+        # A wrong key, given directly or through an escrow that lacks the backup's key: restoring
+        # onto the source itself (same version) must be refused and change nothing.
+        db_before = _fingerprint_db(src)
+        empty_escrow = controller.root / "escrow" / "nobody"
+        empty_escrow.mkdir()
+        for host_extra, expected in (
+            ({"restore_encryption_key": "not-the-backup-key"}, "is not the key the backup was made with"),
+            ({"restore_escrow_dir": str(empty_escrow)}, "Point restore_escrow_dir"),
+        ):
+            run = controller.run("restore.yml", src, host_extra=host_extra, restore_backup=str(newest), restore_confirm=True)
+            assert not run.ok
+            assert "Restore refused" in run.log and expected in run.log
+            assert "Nothing was changed" in run.log
+            assert_no_secret(run, [key, "not-the-backup-key"])
+            assert src.client.wait_webhook("lifeboat-echo", params=seeded.echo_params(), headers=seeded.echo_headers).status_code == 200
+            assert _fingerprint_db(src) == db_before
     finally:
         for target in targets:
             target.stop()

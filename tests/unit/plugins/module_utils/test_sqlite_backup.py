@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import threading
 from collections import namedtuple
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,11 @@ def test_copy_includes_what_sits_only_in_the_wal(tmp_path: Path) -> None:
     assert result["pages"] * 4096 == len(data)
     assert result["duration_s"] >= 0
     assert (dest.stat().st_mode & 0o777) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.sqlite", "database.sqlite", "naive.sqlite"]
+    # The copy is one self-contained file: reading it later leaves no -wal/-shm beside it.
+    with closing(sqlite3.connect(dest)) as reader:
+        assert reader.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        assert reader.execute("SELECT count(*) FROM workflow_entity").fetchone()[0] == 2000
     assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.sqlite", "database.sqlite", "naive.sqlite"]
 
 
