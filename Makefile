@@ -2,7 +2,7 @@
 #   make demo   back up a local n8n on SQLite with playbooks/backup.yml, wipe it,
 #               restore it with playbooks/restore.yml and print the verification report
 #   make test   set everything up and run every test (what CI runs: .ci/run)
-.PHONY: demo test setup lint unit sanity integration molecule build bench docs
+.PHONY: demo test setup lint unit sanity integration molecule build docs
 
 demo:
 	scripts/demo.sh
@@ -15,9 +15,6 @@ setup:
 
 lint unit sanity integration molecule build:
 	scripts/test.sh $@
-
-bench:
-	bench/run.sh
 
 docs:
 	scripts/docs.sh

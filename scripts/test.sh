@@ -13,7 +13,7 @@ log() { printf '\n[test %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 timings=()
 
 stage_lint() {
-    local paths=(plugins harness tests)
+    local paths=(plugins harness tests molecule)
     [ -d bench ] && paths+=(bench)
     ruff check "${paths[@]}"
     mypy
@@ -30,12 +30,14 @@ stage_sanity() {
 }
 
 stage_build() {
+    antsibull-changelog lint
+    scripts/docs.sh --check
     scripts/build-and-install.sh
 }
 
 stage_integration() {
     # Real n8n, PostgreSQL and ansible-playbook runs; both cores.
-    pytest tests/integration -q -p no:cacheprovider -n "${LIFEBOAT_TEST_WORKERS:-2}" --dist loadgroup
+    pytest tests/integration -q -p no:cacheprovider -n "${LIFEBOAT_TEST_WORKERS:-2}" --dist loadgroup --durations=25 -rfE
 }
 
 stage_molecule() {
