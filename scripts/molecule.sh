@@ -6,6 +6,12 @@
 #
 # Scenarios use local images (scripts/setup.sh images) with pre_build_image: true:
 # there is no container registry here.
+#
+# Scenarios run LIFEBOAT_MOLECULE_JOBS at a time (default 3): each has its own containers,
+# networks, published ports (257x1..) and ephemeral folder, and most of a scenario's time is
+# spent waiting (n8n starting, executions draining, the 15 s schedule firing), so running a
+# few side by side on two cores costs little more than running one. Each scenario's output goes
+# to tests/output/molecule/<name>.log; a failing scenario's tail is printed.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$LIFEBOAT_ROOT"
@@ -21,11 +27,41 @@ if [ ${#scenarios[@]} -eq 0 ]; then
     exit 0
 fi
 
-summary=()
+jobs=${LIFEBOAT_MOLECULE_JOBS:-3}
+logs=$LIFEBOAT_ROOT/tests/output/molecule
+mkdir -p "$logs"
+
+run_one() {
+    local s=$1 start=$SECONDS rc=0
+    molecule test -s "$s" >"$logs/$s.log" 2>&1 || rc=$?
+    echo "$rc $((SECONDS - start))" >"$logs/$s.result"
+}
+
+running=0
 for s in "${scenarios[@]}"; do
-    start=$SECONDS
-    echo "=== molecule test -s $s"
-    molecule test -s "$s"
-    summary+=("$s: $((SECONDS - start)) s")
+    rm -f "$logs/$s.result"
+    echo "molecule: start $s (log: tests/output/molecule/$s.log)"
+    run_one "$s" &
+    running=$((running + 1))
+    if [ "$running" -ge "$jobs" ]; then
+        wait -n || true
+        running=$((running - 1))
+    fi
 done
-printf 'molecule: %s\n' "${summary[@]}"
+wait || true
+
+failed=()
+for s in "${scenarios[@]}"; do
+    read -r rc secs <"$logs/$s.result" || { rc=1; secs="?"; }
+    if [ "$rc" -eq 0 ]; then
+        echo "molecule: $s passed in $secs s"
+    else
+        failed+=("$s")
+        echo "molecule: $s FAILED (exit $rc, $secs s); last lines of tests/output/molecule/$s.log:"
+        tail -n 80 "$logs/$s.log" | sed 's/^/    /'
+    fi
+done
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "molecule: failed scenarios: ${failed[*]} (rerun one with: scripts/molecule.sh ${failed[0]})" >&2
+    exit 1
+fi

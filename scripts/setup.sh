@@ -98,6 +98,14 @@ step_collections() {
     fi
     mkdir -p "$LIFEBOAT_CHECKOUT_LINK/ansible_collections/lifeboat"
     ln -sfn "$LIFEBOAT_ROOT" "$LIFEBOAT_CHECKOUT_LINK/ansible_collections/lifeboat/n8n"
+    # Molecule's prerun (now disabled in every scenario) used to install a copy of the collection
+    # into ~/.ansible/collections, which ansible-lint and Molecule search before the configured
+    # path: a stale copy there would be linted and tested instead of this checkout.
+    local shadow=$HOME/.ansible/collections/ansible_collections/lifeboat/n8n
+    if [ -d "$shadow" ] && [ ! -L "$shadow" ]; then
+        log "collections: removing the copy of lifeboat.n8n in $shadow (it would shadow this checkout)"
+        rm -rf "$shadow"
+    fi
 }
 
 step_n8n() {
