@@ -4,7 +4,7 @@
 #   scripts/test.sh              # setup + all stages (what CI runs)
 #   scripts/test.sh unit lint    # only some stages (setup still runs, and is quick when warm)
 #
-# Stages, in order: lint, unit, sanity, build, integration, molecule.
+# Stages, in order: lint, unit, sanity, build, integration, molecule (the last two side by side).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$LIFEBOAT_ROOT"
@@ -44,6 +44,26 @@ stage_molecule() {
     scripts/molecule.sh
 }
 
+# Integration and Molecule side by side: Molecule scenarios spend most of their time waiting
+# (containers starting, drains, the 15 s schedule), so running them beside the integration tests
+# keeps the whole run well inside CI's budget. LIFEBOAT_SERIAL_STAGES=1 runs them one after the other.
+stage_integration_and_molecule() {
+    local mlog=$LIFEBOAT_ROOT/tests/output/molecule-stage.log irc=0 mrc=0 mpid
+    mkdir -p "$(dirname "$mlog")"
+    log "stage molecule, in the background (summary: tests/output/molecule-stage.log)"
+    scripts/molecule.sh >"$mlog" 2>&1 &
+    mpid=$!
+    log "stage integration"
+    stage_integration || irc=$?
+    log "integration finished (exit $irc); waiting for molecule"
+    wait "$mpid" || mrc=$?
+    cat "$mlog"
+    if [ "$irc" -ne 0 ] || [ "$mrc" -ne 0 ]; then
+        echo "failed: integration exit $irc, molecule exit $mrc" >&2
+        return 1
+    fi
+}
+
 all_stages=(lint unit sanity build integration molecule)
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=("${all_stages[@]}")
@@ -52,6 +72,17 @@ start=$SECONDS
 log "setup"
 scripts/setup.sh
 timings+=("setup $((SECONDS - start)) s")
+if [ "${LIFEBOAT_SERIAL_STAGES:-0}" != 1 ] && [[ " ${stages[*]} " == *" integration "* ]] && [[ " ${stages[*]} " == *" molecule "* ]]; then
+    merged=()
+    for stage in "${stages[@]}"; do
+        case $stage in
+            integration) merged+=(integration_and_molecule) ;;
+            molecule) ;;
+            *) merged+=("$stage") ;;
+        esac
+    done
+    stages=("${merged[@]}")
+fi
 for stage in "${stages[@]}"; do
     declare -F "stage_$stage" >/dev/null || { echo "unknown stage: $stage (have: ${all_stages[*]})" >&2; exit 2; }
     log "stage $stage"
