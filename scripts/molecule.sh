@@ -7,7 +7,7 @@
 # Scenarios use local images (scripts/setup.sh images) with pre_build_image: true:
 # there is no container registry here.
 #
-# Scenarios run LIFEBOAT_MOLECULE_JOBS at a time (default 6, so all of them): each has its own containers,
+# Scenarios run LIFEBOAT_MOLECULE_JOBS at a time (default 3): each has its own containers,
 # networks, published ports (257x1..) and ephemeral folder, and most of a scenario's time is
 # spent waiting (n8n starting, executions draining, the 15 s schedule firing), so running a
 # few side by side on two cores costs little more than running one. Each scenario's output goes
@@ -27,7 +27,7 @@ if [ ${#scenarios[@]} -eq 0 ]; then
     exit 0
 fi
 
-jobs=${LIFEBOAT_MOLECULE_JOBS:-6}
+jobs=${LIFEBOAT_MOLECULE_JOBS:-3}
 logs=$LIFEBOAT_ROOT/tests/output/molecule
 mkdir -p "$logs"
 
