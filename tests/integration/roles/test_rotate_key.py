@@ -39,8 +39,9 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from lifeboat_roles import Controller, Site, assert_no_secret, reload, seed_site
+from lifeboat_roles import Controller, Site, assert_no_secret, docker_site, reload, seed_site
 from n8n_harness import N8nInstance, Seeded
+from n8n_harness.containers import docker, inspect
 from n8n_harness.inventory import HARNESS_DIR, native_host_vars
 from n8n_harness.launcher import OWNER
 from n8n_harness.seed import activate
@@ -312,3 +313,82 @@ def test_failed_start_rolls_back_to_the_old_key(n8n_factory, tmp_path: Path) -> 
     current = next(v for v in index["versions"] if v["file"] == index["current"])
     assert current["fingerprint"] == fingerprint(old_key)
     assert [v["fingerprint"] for v in index["versions"]] == [fingerprint(old_key), fingerprint(new_key), fingerprint(old_key)]
+
+
+def container_key(name: str) -> str | None:
+    env = inspect(name)["Config"]["Env"] or []
+    return next((e.split("=", 1)[1] for e in env if e.startswith("N8N_ENCRYPTION_KEY=")), None)
+
+
+def volume_config_key(name: str) -> str | None:
+    text = docker("exec", name, "cat", "/home/node/.n8n/config").stdout
+    return json.loads(text).get("encryptionKey") if text.strip() else None
+
+
+@pytest.mark.timeout(1800)
+def test_rotate_key_in_a_compose_project(tmp_path: Path) -> None:
+    """The key in the compose file itself, then in .env behind ${N8N_ENCRYPTION_KEY}: both rotated; then rolled back.
+
+    A container's environment only changes when the container is recreated, so the role edits
+    the project's files and recreates the n8n service from them; PostgreSQL-free SQLite keeps
+    it quick, the volume keeps the data and .n8n/config.
+    """
+    controller = Controller(tmp_path / "controller")
+    site = docker_site("lbrotc", V2, db="sqlite", compose=True)
+    try:
+        topology = site.topology
+        assert topology is not None
+        compose_file = next(Path(s.split(":", 1)[1]) for s in topology.started if s.startswith("compose:"))
+        (compose_file.parent / ".env").unlink(missing_ok=True)  # left by an earlier run
+        old_key, first_key, second_key = str(topology.encryption_key), "lb-" + secrets.token_urlsafe(30), "lb-" + secrets.token_urlsafe(30)
+        seeded = seed_site(site)
+        api_key = str(site.client.api_key)
+        all_secrets = [old_key, first_key, second_key, api_key, *seeded.secrets]
+        echo = echo_probe(seeded)
+
+        # 1. The literal key in the compose file's environment.
+        run = controller.run("rotate_key.yml", site, api_key=api_key, rotate_key_new_key=first_key, rotate_key_confirm=True,
+                             rotate_key_backup=False, rotate_key_webhook_probes=echo)
+        (tmp_path / "rotate-literal.log").write_text(run.log)
+        assert run.ok, run.log[-8000:]
+        assert "opens none" in run.log and f"compose file {compose_file}" in run.log
+        assert_no_secret(run, all_secrets)
+        text = compose_file.read_text()
+        assert first_key in text and old_key not in text
+        assert container_key(topology.main) == first_key and volume_config_key(topology.main) == first_key
+        assert inspect(topology.main)["State"]["Running"]
+
+        # 2. The key in .env, referenced from the compose file.
+        compose_file.write_text(text.replace(first_key, "${N8N_ENCRYPTION_KEY}"))
+        dotenv = compose_file.parent / ".env"
+        dotenv.write_text(f"# n8n\nN8N_ENCRYPTION_KEY={first_key}\nOTHER=kept\n")
+        dotenv.chmod(0o600)
+        run = controller.run("rotate_key.yml", site, api_key=api_key, rotate_key_new_key=second_key, rotate_key_confirm=True,
+                             rotate_key_backup=False, rotate_key_webhook_probes=echo)
+        (tmp_path / "rotate-dotenv.log").write_text(run.log)
+        assert run.ok, run.log[-8000:]
+        assert "opens none" in run.log and f"env file {dotenv}" in run.log
+        assert_no_secret(run, all_secrets)
+        assert dotenv.read_text() == f"# n8n\nN8N_ENCRYPTION_KEY={second_key}\nOTHER=kept\n"
+        assert stat.S_IMODE(dotenv.stat().st_mode) == 0o600
+        assert "${N8N_ENCRYPTION_KEY}" in compose_file.read_text() and first_key not in compose_file.read_text()
+        assert container_key(topology.main) == second_key and volume_config_key(topology.main) == second_key
+        response = site.client.wait_webhook("lifeboat-echo", params=seeded.echo_params(), headers=seeded.echo_headers, timeout=60)
+        assert response.status_code == 200 and response.json() == Seeded.expected_echo()
+
+        # 3. A round trip that fails after the new key was written: the files and the containers go back.
+        third_key = "lb-" + secrets.token_urlsafe(30)
+        failing = [{**echo[0], "json_equals": {"never": "answered"}}]
+        run = controller.run("rotate_key.yml", site, api_key=api_key, rotate_key_new_key=third_key, rotate_key_confirm=True,
+                             rotate_key_backup=False, rotate_key_webhook_probes=failing, rotate_key_ready_timeout=90)
+        (tmp_path / "rotate-rollback.log").write_text(run.log)
+        assert not run.ok
+        assert "Rolled back: the database was re-encrypted to the previous key" in run.log, run.log[-6000:]
+        assert_no_secret(run, [*all_secrets, third_key])
+        assert dotenv.read_text() == f"# n8n\nN8N_ENCRYPTION_KEY={second_key}\nOTHER=kept\n"
+        assert container_key(topology.main) == second_key and volume_config_key(topology.main) == second_key
+        assert inspect(topology.main)["State"]["Running"]
+        response = site.client.wait_webhook("lifeboat-echo", params=seeded.echo_params(), headers=seeded.echo_headers, timeout=60)
+        assert response.status_code == 200 and response.json() == Seeded.expected_echo()
+    finally:
+        site.stop()
