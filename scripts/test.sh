@@ -37,7 +37,9 @@ stage_build() {
 
 stage_integration() {
     # Real n8n, PostgreSQL and ansible-playbook runs; both cores.
-    pytest tests/integration -q -p no:cacheprovider -n "${LIFEBOAT_TEST_WORKERS:-2}" --dist loadgroup --durations=25 -rfE
+    # LIFEBOAT_PYTEST_ARGS narrows a local run, e.g. "-k rotate_key".
+    # shellcheck disable=SC2086
+    pytest tests/integration -q -p no:cacheprovider -n "${LIFEBOAT_TEST_WORKERS:-2}" --dist loadgroup --durations=25 -rfE ${LIFEBOAT_PYTEST_ARGS:-}
 }
 
 stage_molecule() {
@@ -68,9 +70,39 @@ all_stages=(lint unit sanity build integration molecule)
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=("${all_stages[@]}")
 
+# On a cold machine the n8n installs, dockerd and the base images take most of the setup, and
+# only the integration and Molecule stages need them: they are set up in the background while
+# lint, unit, sanity and build run (LIFEBOAT_SERIAL_SETUP=1 sets up everything first).
+background_steps=(n8n docker images)
+background_pid=
+background_log=$LIFEBOAT_ROOT/tests/output/setup-background.log
+
+wait_background_setup() {
+    [ -n "$background_pid" ] || return 0
+    log "waiting for the background setup (${background_steps[*]}; log: tests/output/setup-background.log)"
+    local rc=0
+    wait "$background_pid" || rc=$?
+    background_pid=
+    cat "$background_log"
+    if [ "$rc" -ne 0 ]; then
+        echo "background setup failed (exit $rc): see the log above" >&2
+        return 1
+    fi
+}
+# A failed stage must not leave an npm install or an image build cut off half-way.
+trap '[ -z "$background_pid" ] || wait "$background_pid" 2>/dev/null || true' EXIT
+
 start=$SECONDS
 log "setup"
-scripts/setup.sh
+if [ "${LIFEBOAT_SERIAL_SETUP:-0}" != 1 ] && [[ " ${stages[*]} " == *" integration "* || " ${stages[*]} " == *" molecule "* ]] \
+    && [[ " ${stages[*]} " =~ \ (lint|unit|sanity|build)\  ]]; then
+    scripts/setup.sh tools venv collections postgres
+    mkdir -p "$(dirname "$background_log")"
+    scripts/setup.sh "${background_steps[@]}" >"$background_log" 2>&1 &
+    background_pid=$!
+else
+    scripts/setup.sh
+fi
 timings+=("setup $((SECONDS - start)) s")
 if [ "${LIFEBOAT_SERIAL_STAGES:-0}" != 1 ] && [[ " ${stages[*]} " == *" integration "* ]] && [[ " ${stages[*]} " == *" molecule "* ]]; then
     merged=()
@@ -85,6 +117,13 @@ if [ "${LIFEBOAT_SERIAL_STAGES:-0}" != 1 ] && [[ " ${stages[*]} " == *" integrat
 fi
 for stage in "${stages[@]}"; do
     declare -F "stage_$stage" >/dev/null || { echo "unknown stage: $stage (have: ${all_stages[*]})" >&2; exit 2; }
+    case $stage in
+        integration | molecule | integration_and_molecule)
+            t=$SECONDS
+            wait_background_setup
+            timings+=("background-setup-wait $((SECONDS - t)) s")
+            ;;
+    esac
     log "stage $stage"
     t=$SECONDS
     "stage_$stage"

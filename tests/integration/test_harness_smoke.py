@@ -13,6 +13,7 @@ import subprocess
 import psycopg
 import pytest
 from n8n_harness import N8nInstance, pinned_versions, seed
+from n8n_harness.matrix import case_ids, version_db_cases
 
 VERSIONS = pinned_versions()
 DB_KINDS = ("sqlite", "postgres")
@@ -43,8 +44,7 @@ def openssl_decrypt(blob: str, key: str) -> tuple[int, str]:
     return result.returncode, result.stdout.decode("utf-8", "replace")
 
 
-@pytest.mark.parametrize("db", DB_KINDS)
-@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize(("version", "db"), version_db_cases(), ids=case_ids(version_db_cases()))
 def test_real_n8n_starts_seeds_serves_and_stops(n8n_factory, version: str, db: str) -> None:
     instance = n8n_factory(version, db)
     instance.start()

@@ -30,6 +30,7 @@ import yaml
 from n8n_harness import N8nInstance, Seeded, installs, pinned_versions, seed
 from n8n_harness import postgres as harness_pg
 from n8n_harness.ansible import run_module, run_playbook
+from n8n_harness.matrix import case_ids, version_db_cases
 from psycopg import sql
 
 # The module_utils are checked directly too: import them as the collection (scripts/env.sh
@@ -174,8 +175,7 @@ def drain_playbook(database: dict[str, Any], slow_url: str) -> list[dict[str, An
 
 # ------------------------------------------------------ per version and db
 @pytest.mark.timeout(1200)  # 2.40.7/SQLite also backs up and restores, on a shared 2-core machine
-@pytest.mark.parametrize("db", DB_KINDS)
-@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize(("version", "db"), version_db_cases(), ids=case_ids(version_db_cases()))
 def test_info_migrations_and_drain_on_real_n8n(n8n_factory, tmp_path: Path, version: str, db: str) -> None:
     instance = n8n_factory(version, db)
     instance.start(timeout=300)

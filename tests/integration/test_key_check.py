@@ -24,6 +24,7 @@ import psycopg
 import pytest
 from n8n_harness import N8nInstance, pinned_versions, seed
 from n8n_harness.ansible import run_module
+from n8n_harness.matrix import case_ids, version_db_cases
 
 VERSIONS = pinned_versions()
 DB_KINDS = ("sqlite", "postgres")
@@ -84,8 +85,7 @@ def assert_fails_naming(result: dict[str, Any], credential_ids: set[str], names:
     assert "escrow" in result["msg"]
 
 
-@pytest.mark.parametrize("db", DB_KINDS)
-@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize(("version", "db"), version_db_cases(), ids=case_ids(version_db_cases()))
 def test_key_check_on_live_database_and_backup_artifact(n8n_factory, tmp_path: Path, version: str, db: str) -> None:
     flagged = version == VERSIONS[0] and db == "postgres"
     instance = n8n_factory(version, db, extra_env=ROTATION_FLAG if flagged else {})

@@ -1,0 +1,55 @@
+"""Which n8n version x database combinations a test run covers.
+
+Every combination of the pinned versions and both databases is the *full* matrix
+(``LIFEBOAT_FULL_MATRIX=1``). ``make test`` runs a covering subset instead, so CI stays inside
+its time budget on two cores: every pinned version at least once, both databases on the newest
+version, SQLite (n8n's default) on the oldest, PostgreSQL on the middle one. A test that needs a
+particular combination still lists it explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from .installs import pinned_versions
+
+DB_KINDS = ("sqlite", "postgres")
+
+
+def full_matrix() -> bool:
+    """True when the run asks for every combination (LIFEBOAT_FULL_MATRIX=1)."""
+    return os.environ.get("LIFEBOAT_FULL_MATRIX", "0") == "1"
+
+
+def covering_cases(versions: Iterable[str] | None = None) -> list[tuple[str, str]]:
+    """Each version once, the newest on both databases, alternating databases below it.
+
+    >>> covering_cases(["2.40.7", "2.38.7", "1.123.81"])
+    [('2.40.7', 'sqlite'), ('2.40.7', 'postgres'), ('2.38.7', 'postgres'), ('1.123.81', 'sqlite')]
+    """
+    ordered = list(versions if versions is not None else pinned_versions())
+    if not ordered:
+        return []
+    cases = [(ordered[0], "sqlite"), (ordered[0], "postgres")]
+    for index, version in enumerate(ordered[1:]):
+        cases.append((version, "postgres" if index % 2 == 0 else "sqlite"))
+    return cases
+
+
+def version_db_cases(versions: Iterable[str] | None = None) -> list[tuple[str, str]]:
+    """The version x database cases of this run: all of them, or the covering subset."""
+    ordered = list(versions if versions is not None else pinned_versions())
+    if full_matrix():
+        return [(version, db) for version in ordered for db in DB_KINDS]
+    return covering_cases(ordered)
+
+
+def pick(every: Iterable[tuple[str, str]], covering: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A test's own cases: ``every`` in a full run, ``covering`` otherwise."""
+    return list(every) if full_matrix() else list(covering)
+
+
+def case_ids(cases: Iterable[tuple[str, str]]) -> list[str]:
+    """pytest ids for version x database cases ("2.40.7-sqlite")."""
+    return [f"{version}-{db}" for version, db in cases]
