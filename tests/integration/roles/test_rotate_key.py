@@ -350,49 +350,44 @@ def test_rotate_key_in_a_compose_project(tmp_path: Path) -> None:
         all_secrets = [old_key, first_key, second_key, api_key, *seeded.secrets]
         echo = echo_probe(seeded)
 
+        def rotate(new_key: str, name: str, probes: list[dict[str, Any]], **extra: Any) -> str:
+            run = controller.run("rotate_key.yml", site, api_key=api_key, rotate_key_new_key=new_key, rotate_key_confirm=True,
+                                 rotate_key_backup=False, rotate_key_webhook_probes=probes, **extra)
+            (tmp_path / f"rotate-{name}.log").write_text(run.log)
+            assert_no_secret(run, [*all_secrets, new_key])
+            assert run.ok == (probes is echo), run.log[-8000:]
+            return run.log
+
+        def assert_serves_with(key: str) -> None:
+            assert container_key(topology.main) == key and volume_config_key(topology.main) == key
+            assert inspect(topology.main)["State"]["Running"]
+            response = site.client.wait_webhook("lifeboat-echo", params=seeded.echo_params(), headers=seeded.echo_headers, timeout=60)
+            assert response.status_code == 200 and response.json() == Seeded.expected_echo()
+
         # 1. The literal key in the compose file's environment.
-        run = controller.run("rotate_key.yml", site, api_key=api_key, rotate_key_new_key=first_key, rotate_key_confirm=True,
-                             rotate_key_backup=False, rotate_key_webhook_probes=echo)
-        (tmp_path / "rotate-literal.log").write_text(run.log)
-        assert run.ok, run.log[-8000:]
-        assert "opens none" in run.log and f"compose file {compose_file}" in run.log
-        assert_no_secret(run, all_secrets)
+        log = rotate(first_key, "literal", echo)
+        assert "opens none" in log and f"compose file {compose_file}" in log
         text = compose_file.read_text()
         assert first_key in text and old_key not in text
-        assert container_key(topology.main) == first_key and volume_config_key(topology.main) == first_key
-        assert inspect(topology.main)["State"]["Running"]
+        assert_serves_with(first_key)
 
         # 2. The key in .env, referenced from the compose file.
         compose_file.write_text(text.replace(first_key, "${N8N_ENCRYPTION_KEY}"))
         dotenv = compose_file.parent / ".env"
         dotenv.write_text(f"# n8n\nN8N_ENCRYPTION_KEY={first_key}\nOTHER=kept\n")
         dotenv.chmod(0o600)
-        run = controller.run("rotate_key.yml", site, api_key=api_key, rotate_key_new_key=second_key, rotate_key_confirm=True,
-                             rotate_key_backup=False, rotate_key_webhook_probes=echo)
-        (tmp_path / "rotate-dotenv.log").write_text(run.log)
-        assert run.ok, run.log[-8000:]
-        assert "opens none" in run.log and f"env file {dotenv}" in run.log
-        assert_no_secret(run, all_secrets)
+        log = rotate(second_key, "dotenv", echo)
+        assert "opens none" in log and f"env file {dotenv}" in log
         assert dotenv.read_text() == f"# n8n\nN8N_ENCRYPTION_KEY={second_key}\nOTHER=kept\n"
         assert stat.S_IMODE(dotenv.stat().st_mode) == 0o600
         assert "${N8N_ENCRYPTION_KEY}" in compose_file.read_text() and first_key not in compose_file.read_text()
-        assert container_key(topology.main) == second_key and volume_config_key(topology.main) == second_key
-        response = site.client.wait_webhook("lifeboat-echo", params=seeded.echo_params(), headers=seeded.echo_headers, timeout=60)
-        assert response.status_code == 200 and response.json() == Seeded.expected_echo()
+        assert_serves_with(second_key)
 
         # 3. A round trip that fails after the new key was written: the files and the containers go back.
-        third_key = "lb-" + secrets.token_urlsafe(30)
         failing = [{**echo[0], "json_equals": {"never": "answered"}}]
-        run = controller.run("rotate_key.yml", site, api_key=api_key, rotate_key_new_key=third_key, rotate_key_confirm=True,
-                             rotate_key_backup=False, rotate_key_webhook_probes=failing, rotate_key_ready_timeout=90)
-        (tmp_path / "rotate-rollback.log").write_text(run.log)
-        assert not run.ok
-        assert "Rolled back: the database was re-encrypted to the previous key" in run.log, run.log[-6000:]
-        assert_no_secret(run, [*all_secrets, third_key])
+        log = rotate("lb-" + secrets.token_urlsafe(30), "rollback", failing, rotate_key_ready_timeout=90)
+        assert "Rolled back: the database was re-encrypted to the previous key" in log, log[-6000:]
         assert dotenv.read_text() == f"# n8n\nN8N_ENCRYPTION_KEY={second_key}\nOTHER=kept\n"
-        assert container_key(topology.main) == second_key and volume_config_key(topology.main) == second_key
-        assert inspect(topology.main)["State"]["Running"]
-        response = site.client.wait_webhook("lifeboat-echo", params=seeded.echo_params(), headers=seeded.echo_headers, timeout=60)
-        assert response.status_code == 200 and response.json() == Seeded.expected_echo()
+        assert_serves_with(second_key)
     finally:
         site.stop()
