@@ -257,18 +257,19 @@ def generate_executions(config: pg.PostgresConfig, rows: int) -> None:
             "AND column_name NOT IN ('executionId', 'data') ORDER BY ordinal_position").fetchall()]
         template = conn.execute("SELECT id FROM execution_entity WHERE status = 'success' ORDER BY id LIMIT 1").fetchone()
         assert template, "the seed left no successful execution to copy"
-        start = conn.execute("SELECT max(id) FROM execution_entity").fetchone()[0]  # type: ignore[index]
         cols = ", ".join(f'"{c}"' for c in columns)
-        conn.execute(f"INSERT INTO execution_entity ({cols}) SELECT {cols} FROM execution_entity e, generate_series(1, %s) "  # noqa: S608
-                     "WHERE e.id = %s", (rows, template[0]))
         dcols = ", ".join(f'd."{c}"' for c in data_columns)
         names = ", ".join(f'"{c}"' for c in data_columns)
+        # One statement, keyed on the ids it inserted: n8n runs (its schedule fires every 15 s)
+        # and adds executions of its own meanwhile, whose execution_data rows must not be touched.
         conn.execute(
-            f'INSERT INTO execution_data ("executionId", {names}, data) '  # noqa: S608
-            f"SELECT x.id, {dcols}, '[{{\"pad\":\"1\"}},\"' || "
-            "(SELECT string_agg(md5(random()::text || s::text || x.id::text), '') FROM generate_series(1, 32) s) || '\"]' "
-            "FROM execution_entity x CROSS JOIN (SELECT * FROM execution_data WHERE \"executionId\" = %s) d WHERE x.id > %s",
-            (template[0], start),
+            f"WITH new AS (INSERT INTO execution_entity ({cols}) SELECT {cols} FROM execution_entity e, "  # noqa: S608
+            "generate_series(1, %s) WHERE e.id = %s RETURNING id) "
+            f'INSERT INTO execution_data ("executionId", {names}, data) '
+            f"SELECT new.id, {dcols}, '[{{\"pad\":\"1\"}},\"' || "
+            "(SELECT string_agg(md5(random()::text || s::text || new.id::text), '') FROM generate_series(1, 32) s) || '\"]' "
+            "FROM new CROSS JOIN (SELECT * FROM execution_data WHERE \"executionId\" = %s) d",
+            (rows, template[0], template[0]),
         )
         conn.execute("ANALYZE")
 

@@ -78,7 +78,8 @@ DAMAGES: dict[str, tuple[Callable[[Path], None], tuple[str, ...]]] = {
     "missing-artifact": (_remove_artifact, ("missing: environment.json does not exist", "This backup must not be restored")),
     "newer-manifest": (_newer_schema, ("schema_version 2, newer than the 1 this lifeboat.n8n", "Upgrade lifeboat.n8n")),
     # Checksums that agree with a truncated database (a copy re-hashed by hand): the key check reads it.
-    "truncated-dump-consistent-manifest": (_truncate_and_rehash, ("Restore refused", "Nothing was changed")),
+    "truncated-dump-consistent-manifest": (_truncate_and_rehash, ("Restore refused: the backup's database cannot be read",
+                                                                  "This backup must not be restored", "Nothing was changed")),
 }
 
 

@@ -88,6 +88,10 @@ def test_encrypted_backup_holds_nothing_readable_but_its_manifest(sqlite_world: 
                 assert clear not in data, f"{clear!r} readable in {path.name}"
         assert loose_modes(folder) == [], loose_modes(folder)
     # The next backup diffs its workflow export against this encrypted one (decrypted aside, then removed).
+    # That needs it to be the newest backup: this file runs last in the SQLite group (loadgroup keeps order).
+    newest_on_host = max((p for p in world.host_root.iterdir() if (p / "manifest.json").exists()),
+                         key=lambda p: (p / "manifest.json").stat().st_mtime).name
+    assert newest_on_host == encrypted_backup.name, f"a backup ran after the encrypted one: {newest_on_host}"
     run = world.run("backup.yml", host_extra={"backup_archive_passphrase": world.archive_passphrase})
     assert run.ok, run.log[-6000:]
     world.assert_no_secret_in_log(run)
