@@ -89,8 +89,8 @@ def test_encrypted_backup_holds_nothing_readable_but_its_manifest(sqlite_world: 
         assert loose_modes(folder) == [], loose_modes(folder)
     # The next backup diffs its workflow export against this encrypted one (decrypted aside, then removed).
     # That needs it to be the newest backup: this file runs last in the SQLite group (loadgroup keeps order).
-    newest_on_host = max((p for p in world.host_root.iterdir() if (p / "manifest.json").exists()),
-                         key=lambda p: (p / "manifest.json").stat().st_mtime).name
+    complete = [p for p in world.host_root.iterdir() if (p / "manifest.json").exists()]
+    newest_on_host = max(complete, key=lambda p: (p / "manifest.json").stat().st_mtime).name
     assert newest_on_host == encrypted_backup.name, f"a backup ran after the encrypted one: {newest_on_host}"
     run = world.run("backup.yml", host_extra={"backup_archive_passphrase": world.archive_passphrase})
     assert run.ok, run.log[-6000:]
@@ -104,8 +104,9 @@ def test_encrypted_backup_holds_nothing_readable_but_its_manifest(sqlite_world: 
 @SQLITE
 @pytest.mark.reliability_case("E")
 @pytest.mark.parametrize("fault", ["no-passphrase", "wrong-passphrase", "altered-chunk-consistent-manifest"])
-def test_encrypted_backup_is_refused_without_its_passphrase_or_when_altered(sqlite_world: World, encrypted_backup: Path,
-                                                                           fault: str) -> None:
+def test_encrypted_backup_is_refused_without_its_passphrase_or_when_altered(
+    sqlite_world: World, encrypted_backup: Path, fault: str
+) -> None:
     world = sqlite_world
     before, pid = world.db_fingerprint(), world.pid()
     folder = encrypted_backup
@@ -134,7 +135,7 @@ def test_encrypted_backup_is_refused_without_its_passphrase_or_when_altered(sqli
         world.assert_no_secret_in_log(run)
         assert world.pid() == pid and world.db_fingerprint() == before
         # No decrypted copy left behind on the controller's temporary folder.
-        assert not [p for p in Path(os.environ.get("TMPDIR", "/tmp")).glob("lifeboat-n8n-keycheck.*")]
+        assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("lifeboat-n8n-keycheck.*"))
         world.assert_serving()
     finally:
         if folder != encrypted_backup:
