@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest.nodeid import coerce_node_id  # pytest 9's node id parser (see _apply_xdist_groups)
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "harness"))
@@ -23,11 +24,30 @@ V1 = next(v for v in VERSIONS if v.startswith("1."))
 DB_KINDS = ("sqlite", "postgres")
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # A missing install or database is a setup error, not a reason to skip: fail loudly.
     for version in VERSIONS:
         if not is_installed(version):
             raise pytest.UsageError(f"n8n {version} is not installed: run scripts/setup.sh n8n")
+    _apply_xdist_groups(config, items)
+
+
+def _apply_xdist_groups(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Make ``--dist loadgroup`` keep each ``xdist_group`` on one worker again.
+
+    pytest-xdist 3.8 groups tests by appending ``@<group>`` to ``item._nodeid``; pytest 9 keeps
+    the node id in ``item._id``, so the suffix is silently lost and groups are scattered over the
+    workers like ``--dist load`` (fixtures shared by a group are then built on every worker).
+    Remove this once the pinned pytest-xdist sets the id pytest 9 reads.
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")})
+        suffix = "@" + "_".join(names)
+        if names and not item.nodeid.endswith(suffix):
+            item._id = coerce_node_id(item.nodeid + suffix)  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")
