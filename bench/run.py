@@ -43,7 +43,7 @@ from n8n_harness import N8nInstance, seed
 from n8n_harness import postgres as pgh
 from n8n_harness.inventory import native_host_vars
 
-from . import report
+from . import ctl, report
 from .generate import SIZES, Generator, SizeSpec
 from .measure import Timed, run_playbook, timed
 
@@ -99,22 +99,18 @@ class Site:
         return sum(p.stat().st_size for p in self.sqlite_path.parent.glob("database.sqlite*"))
 
     def start(self) -> float:
-        """Start n8n; seconds until its webhook answers (the harness waits for the ready line first)."""
-        instance = self.instance()
-        instance.pid = None
+        """Start n8n with the service command the roles use; seconds until its webhook answers."""
         started = time.monotonic()
-        instance.start()
-        instance.save_state(self.state)
-        response = instance.wait_webhook("lifeboat-echo", timeout=60)
+        subprocess.run(ctl.command("start", self.state), shell=True, check=True, stdout=subprocess.DEVNULL)
+        response = self.instance().wait_webhook("lifeboat-echo", timeout=60)
         if response.status_code == 404:
             raise RuntimeError("%s: the webhook is not registered after start" % self.label)
         return time.monotonic() - started
 
     def stop(self) -> float:
-        instance = self.instance()
+        """Stop n8n with the service command the roles use."""
         started = time.monotonic()
-        instance.stop()
-        instance.save_state(self.state)
+        subprocess.run(ctl.command("stop", self.state), shell=True, check=True, stdout=subprocess.DEVNULL)
         return time.monotonic() - started
 
     def running(self) -> bool:
@@ -166,7 +162,7 @@ def destroy_site_folder(base: Path) -> None:
         data = json.loads(marker.read_text())
         state = base / "state.json"
         if state.exists():
-            N8nInstance.load_state(state).stop()
+            ctl.stop(state)
         if data.get("pg"):
             pgh.drop_database(pgh.PostgresConfig(**data["pg"]))
     shutil.rmtree(base, ignore_errors=True)
@@ -186,6 +182,8 @@ class Controller:
         instance = site.instance()
         host = {
             **native_host_vars(instance, site.state),
+            "lifeboat_n8n_start_command": ctl.command("start", site.state),
+            "lifeboat_n8n_stop_command": ctl.command("stop", site.state),
             "backup_root": str(self.root / "host-backups"),
             "key_escrow_dir": str(self.root / "escrow"),
             "restore_escrow_dir": str(self.root / "escrow"),
@@ -433,11 +431,18 @@ def key_check(site: Site, rec: Recorder) -> float:
     else:
         config = DatabaseConfig(type="sqlite", path=str(site.sqlite_path))
     with N8nDatabase(config, readonly=True) as db:
-        report_ = check_key(db, site.key)
-    assert report_.passed, report_.summary()
-    rec.add("keycheck.seconds", report_.elapsed_seconds)
-    rec.add("keycheck.credentials", report_.categories["credentials"].total)
-    return report_.rate("credentials")
+        report_ = check_key(db, site.key)  # every category n8n encrypts, as the restore runs it
+        assert report_.passed, report_.summary()
+        rec.add("keycheck.seconds", report_.elapsed_seconds)
+        rec.add("keycheck.credentials", report_.categories["credentials"].total)
+        # Credentials alone, five times: the load of a shared machine only ever slows a run down,
+        # so the best of five is the closest to the check's own speed; the median is kept too.
+        rates = []
+        for _ in range(5):
+            only = check_key(db, site.key, categories=["credentials"])
+            rates.append(only.rate("credentials"))
+        rec.add("keycheck.rate_best", max(rates))
+    return sorted(rates)[len(rates) // 2]
 
 
 # ---------------------------------------------------------------------------- machine
@@ -486,9 +491,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", default=os.environ.get("BENCH_WORK", "/var/tmp/%s" % PREFIX))
     parser.add_argument("--keep", action="store_true", default=os.environ.get("BENCH_KEEP") == "1",
                         help="keep the generated sites (and reuse them next time)")
+    parser.add_argument("--keycheck-only", action="store_true", help="re-measure only the key check on kept sites")
     parser.add_argument("--render-only", action="store_true", help="render docs/benchmarks.md from docs/benchmarks.json")
     args = parser.parse_args(argv)
     results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"sites": {}}
+    if args.keycheck_only:
+        # Re-measure the key check on kept sites (BENCH_KEEP=1) without the rest.
+        for label, data in results["sites"].items():
+            base = Path(args.work) / ("%s-%s" % (data["db"], data["size"]))
+            marker = base / "site.json"
+            if not marker.exists() or data.get("tag"):
+                continue
+            site = build_site(data["db"], SIZES[data["size"]], Path(args.work), reuse=True)
+            rec = Recorder()
+            rec.add("keycheck.rate", key_check(site, rec))
+            data["samples"].update(rec.samples)
+            log("%s: key check %.0f credentials/s (best %.0f)" % (label, rec.samples["keycheck.rate"][0], rec.samples["keycheck.rate_best"][0]))
+        RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+        DOC.write_text(report.render(results))
+        return 0
     if args.render_only:
         DOC.write_text(report.render(results))
         return 0
