@@ -467,7 +467,7 @@ def machine() -> dict[str, Any]:
         "os": first(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"]),
         "postgres": first(["pg_dump", "--version"]),
         "sqlite": first(["sqlite3", "--version"]).split(" ")[0],
-        "zstd": first(["zstd", "--version"]),
+        "zstd": first(["zstd", "--version"]).strip("* ").split(",")[0],
         "ansible": first(["ansible", "--version"]),
         "python": platform.python_version(),
         "n8n": VERSION,
@@ -487,6 +487,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=int(os.environ.get("RUNS", "3")))
     parser.add_argument("--runs-small", type=int, default=int(os.environ.get("RUNS_SMALL", "1")), help="runs at small (default 1)")
     parser.add_argument("--runs-1m", type=int, default=int(os.environ.get("RUNS_1M", "1")), help="runs at 1m (default 1)")
+    parser.add_argument("--export-runs", type=int, default=int(os.environ.get("EXPORT_RUNS", "99")),
+                        help="runs of n8n's export below 1m (default: every run)")
     parser.add_argument("--export-runs-1m", type=int, default=int(os.environ.get("EXPORT_RUNS_1M", "1")))
     parser.add_argument("--work", default=os.environ.get("BENCH_WORK", "/var/tmp/%s" % PREFIX))
     parser.add_argument("--keep", action="store_true", default=os.environ.get("BENCH_KEEP") == "1",
@@ -525,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
             site = build_site(db, spec, work, reuse=args.keep)
             marker = json.loads((site.base / "site.json").read_text())
             runs = {"1m": args.runs_1m, "small": args.runs_small}.get(spec.name, args.runs)
-            export_runs = args.export_runs_1m if spec.name == "1m" else runs
+            export_runs = args.export_runs_1m if spec.name == "1m" else min(runs, args.export_runs)
             try:
                 measured = measure_site(site, runs, export_runs)
                 site.stop()
