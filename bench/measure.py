@@ -1,0 +1,178 @@
+"""Timing and memory of commands and playbook runs (the runner's instruments).
+
+* A raw tool runs under ``/usr/bin/time -f %M`` (peak RSS of the largest process of the
+  pipeline) in ``bash -o pipefail``; the wall time is measured here (monotonic clock).
+* A playbook run is sampled every 0.1 s: every descendant of ``ansible-playbook`` is found
+  in /proc and its ``VmHWM`` (the kernel's own peak RSS of that process) kept per class:
+  the Ansible controller (``ansible-playbook`` and its forks), modules (AnsiballZ
+  processes), the dump or restore tool (pg_dump, pg_restore, zstd, and the SQLite backup
+  module, which is the dump there). Processes living less than 0.1 s can be missed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass
+class Timed:
+    seconds: float
+    peak_rss_kb: int
+    output: str = ""
+
+
+def timed(script: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 7200) -> Timed:
+    """Run ``script`` under bash with pipefail; fail loudly if it fails."""
+    with tempfile.NamedTemporaryFile("r", prefix="bench-time-", delete=True) as out:
+        argv = ["/usr/bin/time", "-f", "%M", "-o", out.name, "bash", "-o", "pipefail", "-euc", script]
+        started = time.monotonic()
+        proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+        seconds = time.monotonic() - started
+        if proc.returncode != 0:
+            raise RuntimeError("benchmark command failed (%d): %s\n%s" % (proc.returncode, script, proc.stderr[-3000:]))
+        lines = [line for line in Path(out.name).read_text().splitlines() if line.strip().isdigit()]
+    return Timed(seconds, int(lines[-1]) if lines else 0, proc.stdout)
+
+
+def _children_map() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry, "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        rest = stat[stat.rfind(b")") + 2:].split()
+        children.setdefault(int(rest[1]), []).append(int(entry))
+    return children
+
+
+def _classify(cmdline: str) -> str | None:
+    if "AnsiballZ_n8n_sqlite_backup" in cmdline:
+        return "dump"
+    if "AnsiballZ_" in cmdline:
+        return "module"
+    if "ansible-playbook" in cmdline:
+        return "ansible"
+    base = cmdline.split("\0", 1)[0].rsplit("/", 1)[-1]
+    if base in ("pg_dump", "zstd", "pg_restore", "sqlite3"):
+        return "dump" if base in ("pg_dump", "zstd", "sqlite3") else "restore"
+    return None
+
+
+class Sampler(threading.Thread):
+    """Peak RSS per process class under ``root`` while it runs."""
+
+    def __init__(self, root: int, interval: float = 0.1) -> None:
+        super().__init__(daemon=True)
+        self.root = root
+        self.interval = interval
+        self.peaks: dict[str, int] = {}
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            self.sample()
+            self._halt.wait(self.interval)
+
+    def sample(self) -> None:
+        tree = _children_map()
+        todo, seen = [self.root], set()
+        while todo:
+            pid = todo.pop()
+            if pid in seen:
+                continue
+            seen.add(pid)
+            todo.extend(tree.get(pid, []))
+            try:
+                cmdline = Path("/proc/%d/cmdline" % pid).read_bytes().decode("utf-8", "replace")
+                status = Path("/proc/%d/status" % pid).read_text()
+            except OSError:
+                continue
+            kind = _classify(cmdline)
+            if kind is None:
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmHWM:"):
+                    kb = int(line.split()[1])
+                    self.peaks[kind] = max(self.peaks.get(kind, 0), kb)
+                    break
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=5)
+
+
+@dataclass
+class PlaybookTiming:
+    returncode: int
+    seconds: float
+    started: float  # time.time() when ansible-playbook was spawned
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    peaks_kb: dict[str, int] = field(default_factory=dict)
+    log: str = ""
+
+    def task(self, fragment: str, last: bool = False) -> dict[str, Any] | None:
+        """The first (or last) finished, not skipped task whose name contains ``fragment``."""
+        found = [t for t in self.tasks if fragment in t["name"] and t["status"] != "skipped"]
+        if not found:
+            return None
+        return found[-1] if last else found[0]
+
+    def task_seconds(self, fragment: str) -> float | None:
+        task = self.task(fragment)
+        if task is None or task.get("start") is None:
+            return None
+        return float(task["end"] - task["start"])
+
+    def until(self, fragment: str) -> float | None:
+        """Seconds from the playbook's spawn to the end of the last task named like ``fragment``."""
+        task = self.task(fragment, last=True)
+        return None if task is None else float(task["end"] - self.started)
+
+
+def run_playbook(playbook: Path, inventory: Path, vars_files: list[Path], log_path: Path, timeout: float = 7200) -> PlaybookTiming:
+    """ansible-playbook with the bench_timer callback, sampled for memory."""
+    timer = Path(tempfile.mkstemp(prefix="bench-timer-", suffix=".jsonl")[1])
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_CALLBACK_PLUGINS=str(HERE / "callback_plugins"),
+        ANSIBLE_CALLBACKS_ENABLED="bench_timer",
+        BENCH_TIMER_FILE=str(timer),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_HOST_KEY_CHECKING="False",
+        ANSIBLE_RETRY_FILES_ENABLED="False",
+        ANSIBLE_DEPRECATION_WARNINGS="False",
+        ANSIBLE_LOCALHOST_WARNING="False",
+    )
+    argv = ["ansible-playbook", "-i", str(inventory), str(playbook)]
+    for path in vars_files:
+        argv += ["-e", "@%s" % path]
+    try:
+        with open(log_path, "w", encoding="utf-8") as log:
+            started_wall = time.time()
+            started = time.monotonic()
+            proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=inventory.parent)
+            sampler = Sampler(proc.pid)
+            sampler.start()
+            try:
+                returncode = proc.wait(timeout=timeout)
+            finally:
+                sampler.stop()
+            seconds = time.monotonic() - started
+        tasks = [json.loads(line) for line in timer.read_text().splitlines() if line.strip()]
+    finally:
+        timer.unlink(missing_ok=True)
+    return PlaybookTiming(returncode, seconds, started_wall, tasks, sampler.peaks, log_path.read_text(errors="replace"))

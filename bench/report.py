@@ -1,0 +1,315 @@
+"""Render docs/benchmarks.md from the runner's results (docs/benchmarks.json). Pure: unit-tested."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .stats import Goal, growth, median, ratio, scaling, spread, verdict
+
+SIZE_ORDER = ["small", "10k", "100k", "1m"]
+DB_NAMES = {"postgres": "PostgreSQL", "sqlite": "SQLite"}
+PG_BASELINE = "pg_dump -Fc (defaults, gzip 6)"
+PG_SAME_FORMAT = ("pg_dump -Fc -Z1 (the role's options)",)
+SQLITE_BASELINE = "sqlite3 .backup"
+SQLITE_SAME_FORMAT = ("sqlite3 .backup", "Python backup API (pages=-1)", "VACUUM INTO")
+FINDINGS = Path(__file__).resolve().parent / "findings.md"
+
+
+def _m(site: dict[str, Any], name: str) -> float | None:
+    return median(site.get("samples", {}).get(name))
+
+
+def _size(site: dict[str, Any], name: str) -> float | None:
+    return median(site.get("sizes", {}).get(name))
+
+
+def _sum(*values: float | None) -> float | None:
+    if any(v is None for v in values):
+        return None
+    return sum(v for v in values if v is not None)
+
+
+def _min(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    value: Callable[[dict[str, Any]], float | None]
+    baseline_name: Callable[[dict[str, Any]], str]
+    baseline: Callable[[dict[str, Any]], float | None]
+    goal: Goal
+    unit: str = "s"
+    on_ratio: bool = True  # the goal applies to value/baseline (else to the value itself)
+    note: Callable[[dict[str, Any]], str] = lambda s: ""
+    sizes: tuple[str, ...] = tuple(SIZE_ORDER)
+
+
+def db_label(site: dict[str, Any]) -> str:
+    """The database's name, with the run's tag (e.g. an Ansible setting tried) if any."""
+    name = DB_NAMES.get(site["db"], site["db"])
+    return "%s (%s)" % (name, site["tag"]) if site.get("tag") else name
+
+
+def _is_pg(site: dict[str, Any]) -> bool:
+    return bool(site.get("db") == "postgres")
+
+
+def _same_format_name(site: dict[str, Any]) -> str:
+    if _is_pg(site):
+        return "`%s`" % PG_SAME_FORMAT[0]
+    return "fastest of `.backup`, backup API, `VACUUM INTO`"
+
+
+def _same_format(site: dict[str, Any]) -> float | None:
+    names = PG_SAME_FORMAT if _is_pg(site) else SQLITE_SAME_FORMAT
+    return _min([_m(site, "raw:" + n) for n in names])
+
+
+FIGURES = [
+    Figure("database dump step", lambda s: _m(s, "col.dump_step"),
+           lambda s: "`pg_dump -Fc` defaults" if _is_pg(s) else "`sqlite3 .backup`",
+           lambda s: _m(s, "raw:" + (PG_BASELINE if _is_pg(s) else SQLITE_BASELINE)), Goal("<=", 0.55)),
+    Figure("database dump step", lambda s: _m(s, "col.dump_step"), _same_format_name, _same_format, Goal("<=", 1.05)),
+    Figure("backup downtime (quiesce to webhooks registered)", lambda s: _m(s, "col.downtime"),
+           lambda s: "same-format raw dump + bare stop + start-to-registered", lambda s: _m(s, "bare.cycle"), Goal("<=", 1.15)),
+    Figure("whole backup (backup.yml, key escrow included)", lambda s: _m(s, "col.backup_wall"),
+           lambda s: "`n8n export:entities --includeExecutionHistoryDataTables`", lambda s: _m(s, "export.entities"), Goal("<=", 0.1)),
+    Figure("restore to webhooks registered (restore.yml)", lambda s: _m(s, "col.restore_registered"),
+           lambda s: ("`pg_restore -j2`" if _is_pg(s) else "file copy") + " + bare start-to-registered",
+           lambda s: _sum(_m(s, "raw.restore"), _m(s, "bare.start_registered")), Goal("<=", 1.2)),
+    Figure("key check", lambda s: _m(s, "keycheck.rate"), lambda s: "-", lambda s: None, Goal(">=", 20000), unit="credentials/s",
+           on_ratio=False, note=lambda s: "" if _m(s, "keycheck.rate_best") is None else " (best: %s)" % fmt_s(_m(s, "keycheck.rate_best"), "/s")),
+    Figure("small instance: whole backup playbook", lambda s: _m(s, "col.backup_wall"), lambda s: "-", lambda s: None,
+           Goal("<=", 30), on_ratio=False, sizes=("small",)),
+    Figure("small instance: backup downtime", lambda s: _m(s, "col.downtime"), lambda s: "-", lambda s: None,
+           Goal("<=", 8), on_ratio=False, sizes=("small",)),
+]
+
+
+def fmt_s(value: float | None, unit: str = "s") -> str:
+    if value is None:
+        return "n/m"
+    if unit != "s":
+        return f"{value:,.0f} {unit}"
+    return "%.2f s" % value if value < 10 else "%.1f s" % value
+
+
+def fmt_ratio(value: float | None) -> str:
+    return "n/m" if value is None else "%.2f" % value
+
+
+def fmt_bytes(value: float | None) -> str:
+    if value is None:
+        return "n/m"
+    if value >= 1 << 30:
+        return "%.2f GiB" % (value / (1 << 30))
+    return "%.1f MiB" % (value / (1 << 20))
+
+
+def fmt_mb(value: float | None) -> str:
+    return "n/m" if value is None else "%.0f MiB" % value
+
+
+def _spread_note(site: dict[str, Any], name: str) -> str:
+    values = site.get("samples", {}).get(name)
+    rng = spread(values)
+    if not rng or len(values or []) < 2:
+        return ""
+    return " (%s-%s)" % (("%.2f" % rng[0]).rstrip("0").rstrip("."), ("%.2f" % rng[1]).rstrip("0").rstrip("."))
+
+
+def figure_rows(site: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for fig in FIGURES:
+        if site.get("size") not in fig.sizes:
+            continue
+        value = fig.value(site)
+        base = fig.baseline(site)
+        measured = ratio(value, base) if fig.on_ratio else value
+        rows.append([
+            fig.name, db_label(site), fmt_s(value, fig.unit) + fig.note(site), fig.baseline_name(site),
+            fmt_s(base) if fig.on_ratio else "-", fmt_ratio(ratio(value, base)) if fig.on_ratio else "-",
+            str(fig.goal) + ("" if fig.on_ratio else " " + fig.unit), verdict(fig.goal, measured),
+        ])
+    return rows
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _sites_of_size(results: dict[str, Any], size: str) -> list[dict[str, Any]]:
+    sites = [s for s in results.get("sites", {}).values() if s.get("size") == size]
+    return sorted(sites, key=lambda s: (list(DB_NAMES).index(s["db"]) if s["db"] in DB_NAMES else 9, s.get("tag", "")))
+
+
+def size_section(results: dict[str, Any], size: str) -> str:
+    sites = _sites_of_size(results, size)
+    if not sites:
+        return ""
+    out = ["## %s" % ("Small instance (about 10 MB)" if size == "small" else "%s executions" % size.upper().replace("M", "M"))]
+    for site in sites:
+        spec = site.get("spec", {})
+        export_note = ""
+        if site.get("export_runs", site.get("runs")) != site.get("runs"):
+            export_note = "; `export:entities` ran %d time(s)" % site.get("export_runs")
+        out.append(
+            "- %s: database %s (%s executions, %s workflows with 3 history rows each, %s credentials), "
+            "generated in %s s; %d run(s)%s; load average %s before, %s after; measured %s, %.0f min."
+            % (db_label(site), fmt_bytes(site.get("db_bytes")), "{:,}".format(spec.get("executions", 0)),
+               "{:,}".format(spec.get("workflows", 0)), "{:,}".format(spec.get("credentials", 0)), site.get("generate_s"),
+               site.get("runs", 0), export_note, "/".join("%.1f" % x for x in site.get("load_before", [])),
+               "/".join("%.1f" % x for x in site.get("load_after", [])), site.get("measured_at", "?"), site.get("minutes", 0))
+        )
+    out.append("")
+    rows = [row for site in sites for row in figure_rows(site)]
+    out.append(table(["figure", "db", "lifeboat (median)", "baseline", "baseline (median)", "ratio", "goal", "result"], rows))
+    out.append("")
+    out.append("Sizes and memory (medians):")
+    out.append("")
+    size_rows = []
+    for site in sites:
+        base_name = PG_BASELINE if _is_pg(site) else SQLITE_BASELINE
+        artifact = _size(site, "col.database_artifact")
+        raw = _size(site, "raw:" + base_name)
+        size_rows.append([
+            db_label(site), fmt_bytes(artifact), fmt_bytes(raw), fmt_ratio(ratio(artifact, raw)),
+            fmt_bytes(_size(site, "raw:pg_dump -Fp (uncompressed)")) if _is_pg(site) else "-",
+            fmt_bytes(_size(site, "col.backup_folder")), fmt_bytes(_size(site, "export.entities")),
+            fmt_mb(_m(site, "mem.backup_ansible_mb")), fmt_mb(_m(site, "mem.backup_module_mb")),
+            fmt_mb(_m(site, "mem.backup_dump_mb")), fmt_mb(_m(site, "mem.raw_baseline_mb")),
+            fmt_mb(_m(site, "mem.restore_restore_mb") if _is_pg(site) else None),
+        ])
+    out.append(table(["db", "database artifact", "raw baseline dump", "artifact / raw", "plain SQL", "whole backup folder",
+                      "n8n export", "peak RSS Ansible", "peak RSS modules", "peak RSS dump process", "peak RSS raw baseline",
+                      "peak RSS restore tool"], size_rows))
+    out.append("")
+    out.append(detail_section(sites))
+    return "\n".join(out)
+
+
+def detail_section(sites: list[dict[str, Any]]) -> str:
+    """Every raw variant tried, and the parts of the figures."""
+    rows = []
+    for site in sites:
+        db = db_label(site)
+        base = _m(site, "raw:" + (PG_BASELINE if _is_pg(site) else SQLITE_BASELINE))
+        for name in sorted(k for k in site.get("samples", {}) if k.startswith("raw:")):
+            value = _m(site, name)
+            rows.append([db, "`%s`" % name[4:], fmt_s(value) + _spread_note(site, name), fmt_bytes(_size(site, name)), fmt_ratio(ratio(value, base))])
+        for label, key in (("second read for a checksum (`sha256sum` of the same-format dump)", "raw.sha256_second_read"),
+                           ("`PRAGMA integrity_check` of the copy", "raw.integrity_check"),
+                           ("raw restore (`pg_restore -j2` / file copy)", "raw.restore"),
+                           ("bare n8n stop", "bare.stop"), ("bare n8n start to webhook registered", "bare.start_registered"),
+                           ("bare cycle: stop + dump + start to registered", "bare.cycle"),
+                           ("role downtime as the role reports it", "col.downtime_role"),
+                           ("whole restore.yml (wall)", "col.restore_wall"),
+                           ("key check of the live database (all categories, one run)", "keycheck.seconds")):
+            value = _m(site, key)
+            if value is not None:
+                rows.append([db, label, fmt_s(value) + _spread_note(site, key), "", fmt_ratio(ratio(value, base)) if key.startswith("raw") else ""])
+    return "<details><summary>Every variant tried and the parts of each figure</summary>\n\n" + table(
+        ["db", "what", "time (median, min-max)", "size", "vs baseline dump"], rows) + "\n\n</details>\n"
+
+
+def growth_section(results: dict[str, Any]) -> str:
+    cols = [s for s in SIZE_ORDER if s != "small"]
+    rows = []
+    for db, db_name in DB_NAMES.items():
+        sites = {s["size"]: s for s in results.get("sites", {}).values() if s.get("db") == db and s.get("size") in cols and not s.get("tag")}
+        sizes = [s for s in cols if s in sites]
+        if len(sizes) < 2:
+            continue
+        data = growth(sites[sizes[0]].get("db_bytes"), sites[sizes[-1]].get("db_bytes"))
+        metrics: list[tuple[str, Callable[[dict[str, Any]], float | None], Callable[[float | None], str]]] = [
+            ("database size", lambda s: s.get("db_bytes"), fmt_bytes),
+            ("dump step", lambda s: _m(s, "col.dump_step"), fmt_s),
+            ("raw baseline dump", lambda s: _m(s, "raw:" + (PG_BASELINE if _is_pg(s) else SQLITE_BASELINE)), fmt_s),
+            ("backup downtime", lambda s: _m(s, "col.downtime"), fmt_s),
+            ("whole backup", lambda s: _m(s, "col.backup_wall"), fmt_s),
+            ("n8n export:entities", lambda s: _m(s, "export.entities"), fmt_s),
+            ("restore to registered", lambda s: _m(s, "col.restore_registered"), fmt_s),
+            ("peak RSS Ansible", lambda s: _m(s, "mem.backup_ansible_mb"), fmt_mb),
+            ("peak RSS dump process", lambda s: _m(s, "mem.backup_dump_mb"), fmt_mb),
+        ]
+        for label, get, fmt in metrics:
+            values = {s: get(sites[s]) for s in sizes}
+            grown = growth(values[sizes[0]], values[sizes[-1]])
+            rows.append([db_name, label] + [fmt(values[c]) if c in values else "n/m" for c in cols]
+                        + ["%s -> %s" % (sizes[0], sizes[-1]), fmt_ratio(grown), fmt_ratio(scaling(grown, data))])
+    if not rows:
+        return ""
+    return "\n".join([
+        "## Growth with the data",
+        "",
+        "Growth of each figure divided by the growth of the database: 1.00 is linear, below 1 fixed costs "
+        "(Ansible, n8n start) still dominate, above 1 worse than linear.",
+        "",
+        table(["db", "figure"] + cols + ["from -> to", "growth", "per data growth"], rows),
+        "",
+    ])
+
+
+def tasks_section(results: dict[str, Any]) -> str:
+    """Where the time goes: the slowest tasks of backup.yml and restore.yml at the largest size of each database."""
+    out = ["## Where the time goes", ""]
+    for db, db_name in DB_NAMES.items():
+        sites = [s for s in results.get("sites", {}).values() if s.get("db") == db and s.get("tasks") and not s.get("tag")]
+        if not sites:
+            continue
+        site = max(sites, key=lambda s: SIZE_ORDER.index(s["size"]) if s["size"] in SIZE_ORDER else -1)
+        for kind in ("backup", "restore"):
+            tasks = site["tasks"].get(kind, {})
+            ranked = sorted(((median(v) or 0.0, name) for name, v in tasks.items()), reverse=True)[:10]
+            out.append("%s %s, %s.yml, slowest tasks (median s): " % (db_name, site["size"], kind)
+                       + "; ".join("%s %.1f" % (name.replace("|", "/"), value) for value, name in ranked))
+            out.append("")
+    return "\n".join(out) + "\n"
+
+
+def machine_section(results: dict[str, Any]) -> str:
+    m = results.get("machine", {})
+    loads = ["%s %s" % (label, "/".join("%.1f" % x for x in s.get("load_before", [])))
+             for label, s in sorted(results.get("sites", {}).items())]
+    return "\n".join([
+        "## Machine",
+        "",
+        "- CPU: %s, %s cores; memory %s GB; disk (size, free) %s" % (m.get("cpu"), m.get("cores"), m.get("memory_gb"), m.get("disk")),
+        "- %s, kernel %s; %s; SQLite %s; %s; %s; Python %s; n8n %s" % (
+            m.get("os"), m.get("kernel"), m.get("postgres"), m.get("sqlite"), m.get("zstd"), m.get("ansible"), m.get("python"), m.get("n8n")),
+        "- Shared: two other agents ran real n8n tests on the same 2 cores during these runs, so absolute times are noisy; "
+        "every figure is a ratio against its baseline measured in the same run, on the same data, minutes apart.",
+        "- Load average (1/5/15 min) when each site's measurement began: " + "; ".join(loads),
+        "",
+    ])
+
+
+def render(results: dict[str, Any]) -> str:
+    parts = [
+        "# Benchmarks",
+        "",
+        "<!-- Generated by `make bench` (scripts/bench.sh -> python -m bench) from docs/benchmarks.json; "
+        "the prose sections come from bench/findings.md. Do not edit by hand. -->",
+        "",
+        "Every figure is measured side by side with its baseline: same data, same run, the tool's defaults "
+        "for the baseline, medians over the runs (min-max in the details). `n/m` means not measured.",
+        "",
+        machine_section(results),
+    ]
+    for size in SIZE_ORDER:
+        section = size_section(results, size)
+        if section:
+            parts.append(section)
+    parts.append(growth_section(results))
+    parts.append(tasks_section(results))
+    if FINDINGS.exists():
+        parts.append(FINDINGS.read_text())
+    return "\n".join(parts).rstrip() + "\n"
