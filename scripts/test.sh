@@ -5,6 +5,7 @@
 #   scripts/test.sh unit lint    # only some stages (setup still runs, and is quick when warm)
 #
 # Stages, in order: lint, unit, sanity, build, integration, molecule (the last two side by side).
+# On demand only: reliability (the fault-injection suite, tests/integration/reliability).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$LIFEBOAT_ROOT"
@@ -39,7 +40,16 @@ stage_integration() {
     # Real n8n, PostgreSQL and ansible-playbook runs; both cores.
     # LIFEBOAT_PYTEST_ARGS narrows a local run, e.g. "-k rotate_key".
     # shellcheck disable=SC2086
-    pytest tests/integration -q -p no:cacheprovider -n "${LIFEBOAT_TEST_WORKERS:-2}" --dist loadgroup --durations=25 -rfE ${LIFEBOAT_PYTEST_ARGS:-}
+    # The reliability suite (issue 6) needs 40+ minutes on two cores: its own stage, run on
+    # demand (scripts/test.sh reliability) until it fits CI's budget beside the others.
+    pytest tests/integration -q -p no:cacheprovider -n "${LIFEBOAT_TEST_WORKERS:-2}" --dist loadgroup --durations=25 -rfE \
+        --ignore=tests/integration/reliability ${LIFEBOAT_PYTEST_ARGS:-}
+}
+
+stage_reliability() {
+    # shellcheck disable=SC2086
+    pytest tests/integration/reliability -q -p no:cacheprovider -n "${LIFEBOAT_TEST_WORKERS:-2}" --dist loadgroup --durations=10 -rfE \
+        ${LIFEBOAT_PYTEST_ARGS:-}
 }
 
 stage_molecule() {
@@ -116,9 +126,9 @@ if [ "${LIFEBOAT_SERIAL_STAGES:-0}" != 1 ] && [[ " ${stages[*]} " == *" integrat
     stages=("${merged[@]}")
 fi
 for stage in "${stages[@]}"; do
-    declare -F "stage_$stage" >/dev/null || { echo "unknown stage: $stage (have: ${all_stages[*]})" >&2; exit 2; }
+    declare -F "stage_$stage" >/dev/null || { echo "unknown stage: $stage (have: ${all_stages[*]} reliability)" >&2; exit 2; }
     case $stage in
-        integration | molecule | integration_and_molecule)
+        integration | molecule | integration_and_molecule | reliability)
             t=$SECONDS
             wait_background_setup
             timings+=("background-setup-wait $((SECONDS - t)) s")
