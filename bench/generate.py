@@ -78,7 +78,7 @@ class Corpus:
     """Words with a Zipf-like frequency, concatenated; slices at random offsets never repeat a row."""
 
     def __init__(self, rng: random.Random, size: int = CORPUS_BYTES) -> None:
-        vocab = sorted({"".join(rng.choices(string.ascii_lowercase, k=rng.randint(2, 11))) for _ in range(6000)})
+        vocab = sorted({"".join(rng.choices(string.ascii_lowercase, k=rng.randint(2, 11))) for _word in range(6000)})
         rng.shuffle(vocab)
         weights = [1.0 / (rank + 1) ** 1.05 for rank in range(len(vocab))]
         words: list[str] = []
@@ -231,7 +231,7 @@ class Generator:
             with conn.cursor() as cur, cur.copy("COPY %s (%s) FROM STDIN" % (table, cols)) as copy:
                 copy.write(buf.getvalue())
         else:
-            marks = ", ".join("?" for _ in columns)
+            marks = ", ".join("?" for _column in columns)
             conn.executemany("INSERT INTO %s (%s) VALUES (%s)" % (table, cols, marks), rows)
 
     def _begin(self, conn: Any) -> None:
@@ -277,7 +277,7 @@ class Generator:
             wid = _nid(rng)
             name = "Bench %05d %s" % (index, self.corpus.slice(20).strip())
             created = self.now - timedelta(days=rng.randint(30, 400))
-            versions = [_uuid(rng) for _ in range(HISTORY)]
+            versions = [_uuid(rng) for _version in range(HISTORY)]
             for number, version in enumerate(versions):
                 nodes, connections = workflow_nodes(rng, self.corpus)
                 stamp = _ts(created + timedelta(days=number), sqlite)

@@ -313,7 +313,7 @@ def measure_site(site: Site, runs: int, export_runs: int) -> dict[str, Any]:
         # restore, n8n's export, with n8n stopped as they need), start until the webhook answers.
         log("%s: bare cycle and raw tools" % tag)
         rec.add("bare.stop", site.stop())
-        dumped, _ = raw_dump(site, same, scratch / "cycle.dump")
+        dumped, _dump_size = raw_dump(site, same, scratch / "cycle.dump")
         rec.add("bare.dump", dumped.seconds)
         _remove(scratch / "cycle.dump")
         raw_tools(site, rec, variants, same, scratch)
@@ -438,7 +438,7 @@ def key_check(site: Site, rec: Recorder) -> float:
         # Credentials alone, five times: the load of a shared machine only ever slows a run down,
         # so the best of five is the closest to the check's own speed; the median is kept too.
         rates = []
-        for _ in range(5):
+        for _attempt in range(5):
             only = check_key(db, site.key, categories=["credentials"])
             rates.append(only.rate("credentials"))
         rec.add("keycheck.rate_best", max(rates))
@@ -481,7 +481,7 @@ def loadavg() -> list[float]:
 
 # ------------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--sizes", default=os.environ.get("SIZES", "small,10k,100k"), help="comma-separated: " + ", ".join(SIZES))
     parser.add_argument("--dbs", default=os.environ.get("DBS", "postgres,sqlite"))
     parser.add_argument("--runs", type=int, default=int(os.environ.get("RUNS", "3")))
