@@ -57,8 +57,12 @@ for s in "${scenarios[@]}"; do
         echo "molecule: $s passed in $secs s"
     else
         failed+=("$s")
-        echo "molecule: $s FAILED (exit $rc, $secs s); last lines of tests/output/molecule/$s.log:"
-        tail -n 80 "$logs/$s.log" | sed 's/^/    /'
+        echo "molecule: $s FAILED (exit $rc, $secs s); what failed, from tests/output/molecule/$s.log:"
+        # The recap at the end names the failing step, not the task: show the first failed
+        # tasks with their messages too (the CI clone, and its log, are gone afterwards).
+        grep -n -B 2 -A 30 -E 'fatal: \[|FAILED! =>|^E   |Traceback' "$logs/$s.log" | head -n 150 | sed 's/^/    /' || true
+        echo "    ..."
+        tail -n 40 "$logs/$s.log" | sed 's/^/    /'
     fi
 done
 if [ ${#failed[@]} -gt 0 ]; then

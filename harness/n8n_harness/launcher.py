@@ -133,8 +133,12 @@ class N8nClient:
     def webhook(self, path: str, method: str = "GET", **kwargs: Any) -> requests.Response:
         return requests.request(method, f"{self.url}/webhook/{path}", timeout=60, **kwargs)
 
-    def wait_webhook(self, path: str, method: str = "GET", timeout: float = 30.0, **kwargs: Any) -> requests.Response:
-        """Poll a production webhook until it stops answering 404 (2.x registers a moment late)."""
+    def wait_webhook(self, path: str, method: str = "GET", timeout: float = 120.0, **kwargs: Any) -> requests.Response:
+        """Poll a production webhook until it stops answering 404 (2.x registers a moment late).
+
+        The wait ends at the first other answer, so a generous timeout costs nothing on a
+        healthy host; 30 s was too short for a 2-core CI host running three scenarios.
+        """
         deadline = time.monotonic() + timeout
         while True:
             response = self.webhook(path, method, **kwargs)

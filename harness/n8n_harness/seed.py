@@ -260,7 +260,9 @@ def _update(
     return updated
 
 
-def wait_for_executions(instance: N8nInstance, statuses: tuple[str, ...], timeout: float = 30.0) -> None:
+def wait_for_executions(instance: N8nInstance, statuses: tuple[str, ...], timeout: float = 120.0) -> None:
+    # Ends as soon as both are there; under CI load (integration beside three Molecule
+    # scenarios on two cores) an execution can take well over 30 s to be stored.
     deadline = time.monotonic() + timeout
     missing = set(statuses)
     while missing and time.monotonic() < deadline:
