@@ -57,13 +57,15 @@ for s in "${scenarios[@]}"; do
         echo "molecule: $s passed in $secs s"
     else
         failed+=("$s")
-        echo "molecule: $s FAILED (exit $rc, $secs s); what failed, from tests/output/molecule/$s.log:"
-        # The recap at the end names the failing step, not the task: show the first failed
-        # tasks with their messages too (the CI clone, and its log, are gone afterwards).
-        grep -n -B 2 -A 30 -E 'fatal: \[|FAILED! =>|^E   |Traceback' "$logs/$s.log" | head -n 150 | sed 's/^/    /' || true
-        echo "    ..."
-        tail -n 40 "$logs/$s.log" | sed 's/^/    /'
+        echo "molecule: $s FAILED (exit $rc, $secs s); last lines of tests/output/molecule/$s.log:"
+        tail -n 30 "$logs/$s.log" | sed 's/^/    /'
     fi
+done
+# Last, because CI shows only the end of the output and the clone (with its logs) is gone
+# afterwards: the first failed tasks or tests of each failed scenario, not just its recap.
+for s in "${failed[@]}"; do
+    echo "molecule: $s, first failures:"
+    sed 's/\x1b\[[0-9;]*m//g' "$logs/$s.log" | grep -E -A 12 'fatal: \[|FAILED! =>|^E   |Traceback' | cut -c1-400 | head -n 40 | sed 's/^/    /' || true
 done
 if [ ${#failed[@]} -gt 0 ]; then
     echo "molecule: failed scenarios: ${failed[*]} (rerun one with: scripts/molecule.sh ${failed[0]})" >&2
