@@ -139,6 +139,9 @@ def test_execution_outlasting_the_drain_fails_naming_it_and_force_proceeds(sqlit
     assert not run.ok
     assert "still in progress after 6 s" in run.log and "(Lifeboat slow)" in run.log
     assert "raise quiesce_drain_timeout, or set quiesce_drain_force=true" in run.log
+    # n8n was never stopped: resume neither starts it nor waits for a start that never comes.
+    assert "n8n was never stopped and is serving as before" in run.log
+    assert f"RETRYING: [{world.site.name}]: Wait until n8n has activated" not in run.log
     _assert_failed_cleanly(world, run, backup_id)
     assert world.pid() == pid, "n8n was stopped although the drain failed"
 
