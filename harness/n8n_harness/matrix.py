@@ -50,6 +50,19 @@ def pick(every: Iterable[tuple[str, str]], covering: Iterable[tuple[str, str]]) 
     return list(every) if full_matrix() else list(covering)
 
 
+def role_cases(newest: str, oldest: str) -> list[tuple[str, str]]:
+    """Cases of a whole-role test (native backup and restore, key rotation), the costliest kind.
+
+    A full run takes both databases on both versions; otherwise each version and each database
+    runs once: the newest on PostgreSQL, the oldest on SQLite.
+
+    >>> role_cases("2.40.7", "1.123.81")
+    [('2.40.7', 'postgres'), ('1.123.81', 'sqlite')]
+    """
+    every = [(version, db) for version in (newest, oldest) for db in DB_KINDS]
+    return pick(every, [(newest, "postgres"), (oldest, "sqlite")])
+
+
 def case_ids(cases: Iterable[tuple[str, str]]) -> list[str]:
     """pytest ids for version x database cases ("2.40.7-sqlite")."""
     return [f"{version}-{db}" for version, db in cases]

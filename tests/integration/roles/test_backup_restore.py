@@ -27,11 +27,11 @@ from lifeboat_roles import (
     wait_for_new_execution,
 )
 from n8n_harness import N8nInstance, Seeded
-from n8n_harness.matrix import case_ids, pick
+from n8n_harness.matrix import case_ids, role_cases
 
 V2 = "2.40.7"
 V1 = "1.123.81"
-NATIVE_CASES = pick([(V2, "sqlite"), (V2, "postgres"), (V1, "sqlite"), (V1, "postgres")], [(V2, "postgres"), (V1, "sqlite")])
+NATIVE_CASES = role_cases(V2, V1)
 
 
 def check_backup_folder(backup: Path, key: str) -> dict:

@@ -44,7 +44,7 @@ from n8n_harness import N8nInstance, Seeded
 from n8n_harness.containers import docker, inspect
 from n8n_harness.inventory import HARNESS_DIR, native_host_vars
 from n8n_harness.launcher import OWNER
-from n8n_harness.matrix import case_ids, pick
+from n8n_harness.matrix import case_ids, role_cases
 from n8n_harness.seed import activate
 
 # The key check and fingerprint, imported as the collection (scripts/env.sh exports the link).
@@ -58,7 +58,7 @@ from ansible_collections.lifeboat.n8n.plugins.module_utils._key_check import che
 
 V2 = "2.40.7"
 V1 = "1.123.81"
-ROTATE_CASES = pick([(V2, "sqlite"), (V2, "postgres"), (V1, "sqlite"), (V1, "postgres")], [(V2, "postgres"), (V1, "sqlite")])
+ROTATE_CASES = role_cases(V2, V1)
 ROTATION_FLAG = {"N8N_ENV_FEAT_ENCRYPTION_KEY_ROTATION": "true"}
 KEY_LINE = re.compile(r"^\s*(?:export\s+)?N8N_ENCRYPTION_KEY\s*=\s*(.*)$", re.M)
 
