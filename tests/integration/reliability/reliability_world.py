@@ -78,6 +78,13 @@ class World:
         leaked = [name for name, value in {**self.secrets, **(extra or {})}.items() if value and value in run.log]
         assert not leaked, f"secrets in the -vvv log: {leaked}"
 
+    def assert_clean_after(self, run: PlaybookRun, extra: dict[str, str] | None = None) -> None:
+        """What every finished run, good or failed, must leave: no partial folder or lock, no secret
+        in its -vvv log, and n8n serving."""
+        assert not self.leftovers(), f"left behind: {self.leftovers()}"
+        self.assert_no_secret_in_log(run, extra)
+        self.assert_serving()
+
     # ------------------------------------------------------------ playbooks
     def run(self, playbook: str, host_extra: dict[str, Any] | None = None, api_key: bool = True, verbosity: int = 3,
             secret_vars: dict[str, Any] | None = None, **extra_vars: Any) -> PlaybookRun:

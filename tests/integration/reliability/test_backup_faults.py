@@ -42,9 +42,7 @@ def _assert_failed_cleanly(world: World, run, backup_id: str) -> None:
     assert f"Backup {backup_id} of {world.site.name} failed and was removed (no partial backup remains)" in run.log
     assert "n8n is running. Fix the cause and run the backup again." in run.log
     assert not [p for p in world.complete_backups() if p.name.startswith(backup_id)], "a failed backup is marked complete"
-    assert not world.leftovers(), f"left behind: {world.leftovers()}"
-    world.assert_no_secret_in_log(run)
-    world.assert_serving()
+    world.assert_clean_after(run)
 
 
 # ------------------------------------------------------------------------------------ case 1
@@ -155,9 +153,7 @@ def test_execution_outlasting_the_drain_fails_naming_it_and_force_proceeds(sqlit
     assert run.ok, run.log[-6000:]
     assert "quiesce_drain_force is set: stopping n8n with" in run.log
     assert (world.fetched_root / forced_id / "manifest.json").exists()
-    assert not world.leftovers()
-    world.assert_no_secret_in_log(run)
-    world.assert_serving()
+    world.assert_clean_after(run)
 
 
 # ------------------------------------------------------------------------------------ case 5
@@ -250,9 +246,7 @@ def test_a_stale_lock_left_by_a_killed_run_is_taken_over(sqlite_world: World) ->
     run = world.run("backup.yml")
     assert run.ok, run.log[-6000:]
     assert f"Took over the stale backup lock {lock}: its holder's process is gone (backup killed-run started" in run.log
-    assert not world.leftovers()
-    world.assert_no_secret_in_log(run)
-    world.assert_serving()
+    world.assert_clean_after(run)
 
 
 # ------------------------------------------------------------------------------------ case 9
@@ -271,9 +265,7 @@ def test_wrong_database_password_is_refused_before_n8n_stops(pg_world: World) ->
     assert "Cannot" in run.log
     assert world.pid() == pid, "n8n was stopped although the database could not be read"
     assert world.complete_backups() == before
-    assert not world.leftovers()
-    world.assert_no_secret_in_log(run, {"wrong password": wrong})
-    world.assert_serving()
+    world.assert_clean_after(run, {"wrong password": wrong})
 
 
 @pytest.mark.reliability_case("9")
