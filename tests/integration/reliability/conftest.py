@@ -8,7 +8,10 @@ Two *worlds* (reliability_world.World) are built once per worker and shared by t
 can honestly share them (each case leaves its world serving, as it found it):
 
 * ``sqlite_world``: n8n 2.40.7 on SQLite, seeded, with one plain backup (and the key escrow)
-  taken through playbooks/backup.yml at -vvv. Tests marked ``xdist_group("reliability-sqlite")``.
+  taken through playbooks/backup.yml at -vvv. Backup faults are marked
+  ``xdist_group("reliability-sqlite")``, restore faults and the secrets checks
+  ``xdist_group("reliability-sqlite-restore")``: two groups that xdist may hand to two workers,
+  each of which then builds its own SQLite world (a world is per worker).
 * ``pg_world``: n8n 2.40.7 on PostgreSQL with 40k generated executions (~45 MB of execution
   data: pg_dump -Z1 runs ~2 s on this 2-core machine, long enough to be killed mid-way once it
   has written 1 MiB, short enough that every dump and restore of the world stays cheap).

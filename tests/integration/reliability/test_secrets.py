@@ -20,7 +20,9 @@ from reliability_world import World, copy_backup, file_bytes, loose_modes, rehas
 # Worlds are built inside the first test that needs them (an n8n start, a seed, a backup):
 # every test may take minutes on a loaded 2-core machine.
 pytestmark = pytest.mark.timeout(2400)
-SQLITE = pytest.mark.xdist_group("reliability-sqlite")
+# Its own group, apart from the backup faults: with -n 2 the SQLite cases then spread over both
+# workers (each worker builds its own SQLite world; on one worker the two groups share it).
+SQLITE = pytest.mark.xdist_group("reliability-sqlite-restore")
 
 # Stored in clear by n8n itself, so present in a database artifact that is not encrypted at rest.
 IN_N8N_DATABASE = {"API key", "credential secret 1"}
