@@ -100,7 +100,7 @@ class World:
         )
         try:
             return run_playbook(PLAYBOOKS / playbook, inventory=str(inventory), extra_vars=extra_vars, verbosity=verbosity,
-                                args=["-e", f"@{secrets_file}"])
+                                args=["-e", f"@{secrets_file}"], env={"TMPDIR": str(self.tmp)})
         finally:
             inventory.unlink(missing_ok=True)
             secrets_file.unlink(missing_ok=True)
@@ -132,6 +132,13 @@ class World:
         return self.run("restore.yml", host_extra=extra, restore_backup=str(backup), restore_confirm=True, **extra_vars)
 
     # ------------------------------------------------------------ places
+    @property
+    def tmp(self) -> Path:
+        """The TMPDIR of this world's playbook runs: what they leave there is theirs alone."""
+        path = self.controller.root / "tmp"
+        path.mkdir(mode=0o700, exist_ok=True)
+        return path
+
     @property
     def host_root(self) -> Path:
         """backup_root on the managed host."""
