@@ -8,7 +8,8 @@
 LIFEBOAT_ROOT=${LIFEBOAT_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 LIFEBOAT_CACHE=${LIFEBOAT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lifeboat-n8n}
 
-_lifeboat_hash() { sha256sum "$@" | sha256sum | cut -c1-12; }
+# Keyed by the files' contents only, so every clone (CI clones to a fresh path) shares them.
+_lifeboat_hash() { cat "$@" | sha256sum | cut -c1-12; }
 
 LIFEBOAT_PYTHON=${LIFEBOAT_PYTHON:-python3}
 LIFEBOAT_VENV=${LIFEBOAT_VENV:-$LIFEBOAT_CACHE/venvs/$(_lifeboat_hash "$LIFEBOAT_ROOT/requirements.txt")}

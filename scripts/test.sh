@@ -5,7 +5,7 @@
 #   scripts/test.sh unit lint    # only some stages (setup still runs, and is quick when warm)
 #
 # Stages, in order: lint, unit, sanity, build, integration, molecule (the last two side by side).
-# On demand only: reliability (the fault-injection suite, tests/integration/reliability).
+# Also: reliability (only the fault-injection suite, which the integration stage includes).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$LIFEBOAT_ROOT"
@@ -39,14 +39,15 @@ stage_build() {
 stage_integration() {
     # Real n8n, PostgreSQL and ansible-playbook runs; both cores.
     # LIFEBOAT_PYTEST_ARGS narrows a local run, e.g. "-k rotate_key".
+    # The reliability suite (tests/integration/reliability) is part of it: its shared worlds are
+    # xdist groups (--dist loadgroup), spread over the workers with the other tests.
     # shellcheck disable=SC2086
-    # The reliability suite (issue 6) needs 40+ minutes on two cores: its own stage, run on
-    # demand (scripts/test.sh reliability) until it fits CI's budget beside the others.
-    pytest tests/integration -q -p no:cacheprovider -n "${LIFEBOAT_TEST_WORKERS:-2}" --dist loadgroup --durations=25 -rfE \
-        --ignore=tests/integration/reliability ${LIFEBOAT_PYTEST_ARGS:-}
+    pytest tests/integration -q -p no:cacheprovider -n "${LIFEBOAT_TEST_WORKERS:-2}" --dist loadgroup --durations=40 -rfE \
+        ${LIFEBOAT_PYTEST_ARGS:-}
 }
 
 stage_reliability() {
+    # Only the reliability suite (it also runs in the integration stage).
     # shellcheck disable=SC2086
     pytest tests/integration/reliability -q -p no:cacheprovider -n "${LIFEBOAT_TEST_WORKERS:-2}" --dist loadgroup --durations=10 -rfE \
         ${LIFEBOAT_PYTEST_ARGS:-}
