@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from ansible_collections.lifeboat.n8n.plugins.module_utils._parity import ParityError, parse_version, version_parity
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 MIGRATIONS = ["InitialMigration1588102412422", "WebhookModel1592445003908", "AddWebhookId1611071044839"]
@@ -148,9 +148,16 @@ def test_antisymmetric(a: dict[str, Any], b: dict[str, Any]) -> None:
     assert there["missing_migrations"] == back["new_migrations"]
 
 
-@given(a=versions, b=versions)
-def test_versions_only_follow_semver_order(a: str, b: str) -> None:
-    assume(a.partition(".")[0] == b.partition(".")[0])
+# Both sides share one major by construction: filtering with assume() discarded 3 draws in 4 and
+# tripped Hypothesis' filter_too_much health check at random (it failed a CI run).
+same_major_pairs = st.integers(0, 3).flatmap(
+    lambda major: st.tuples(*[st.builds("{}.{}.{}".format, st.just(major), st.integers(0, 5), st.integers(0, 5))] * 2)
+)
+
+
+@given(pair=same_major_pairs)
+def test_versions_only_follow_semver_order(pair: tuple[str, str]) -> None:
+    a, b = pair
     verdict = version_parity(a, b)["verdict"]
     key_a, key_b = parse_version(a), parse_version(b)
     assert key_a is not None and key_b is not None
