@@ -14,11 +14,12 @@ _link = os.environ.get("LIFEBOAT_CHECKOUT_LINK")
 if _link and _link not in sys.path and importlib.util.find_spec("ansible_collections") is None:
     sys.path.insert(0, _link)
 
-# The README's test command runs the units through ansible-test, which sets ANSIBLE_TEST_CONTENT_ROOT.
-# There Hypothesis draws the same examples on every run, so CI's verdict on a commit cannot change by
+# The README's test command runs the units through ansible-test, whose units command sets
+# ANSIBLE_CONTROLLER_MIN_PYTHON_VERSION for pytest (it passes on few other variables). There
+# Hypothesis draws the same examples on every run, so CI's verdict on a commit cannot change by
 # chance; a plain ``pytest tests/unit`` keeps exploring new random examples on each run.
 from hypothesis import settings  # noqa: E402  (after the sys.path fix above)
 
 settings.register_profile("deterministic", derandomize=True, print_blob=True)
-if os.environ.get("ANSIBLE_TEST_CONTENT_ROOT"):
+if os.environ.get("ANSIBLE_CONTROLLER_MIN_PYTHON_VERSION"):
     settings.load_profile("deterministic")
