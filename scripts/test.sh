@@ -23,7 +23,7 @@ stage_lint() {
 }
 
 stage_unit() {
-    pytest tests/unit -q -p no:cacheprovider
+    LIFEBOAT_HYPOTHESIS_DETERMINISTIC=1 pytest tests/unit -q -p no:cacheprovider
 }
 
 stage_sanity() {

@@ -10,16 +10,16 @@ import importlib.util
 import os
 import sys
 
+from hypothesis import settings
+
 _link = os.environ.get("LIFEBOAT_CHECKOUT_LINK")
 if _link and _link not in sys.path and importlib.util.find_spec("ansible_collections") is None:
     sys.path.insert(0, _link)
 
-# The README's test command runs the units through ansible-test, whose units command sets
-# ANSIBLE_CONTROLLER_MIN_PYTHON_VERSION for pytest (it passes on few other variables). There
-# Hypothesis draws the same examples on every run, so CI's verdict on a commit cannot change by
-# chance; a plain ``pytest tests/unit`` keeps exploring new random examples on each run.
-from hypothesis import settings  # noqa: E402  (after the sys.path fix above)
-
+# The README's test command draws the same Hypothesis examples on every run, so CI's verdict on a
+# commit cannot change by chance. scripts/test.sh sets LIFEBOAT_HYPOTHESIS_DETERMINISTIC for the plain
+# pytest stage; ansible-test's units command passes few variables on, but always sets
+# ANSIBLE_CONTROLLER_MIN_PYTHON_VERSION. A plain ``pytest tests/unit`` keeps exploring new examples.
 settings.register_profile("deterministic", derandomize=True, print_blob=True)
-if os.environ.get("ANSIBLE_CONTROLLER_MIN_PYTHON_VERSION"):
+if os.environ.get("LIFEBOAT_HYPOTHESIS_DETERMINISTIC") == "1" or os.environ.get("ANSIBLE_CONTROLLER_MIN_PYTHON_VERSION"):
     settings.load_profile("deterministic")
