@@ -22,6 +22,11 @@ What differs between the n8n versions this collection supports (read in their so
   2.40.x applies (un)publication asynchronously (a publication outbox): triggers and
   webhooks follow the API answer by a moment.
 
+Every version answers ``503 Database is not ready!`` to every request while its database
+connection counts as lost: a ``SELECT 1`` ping that takes over 5 s (a loaded host, a busy
+PostgreSQL) marks it lost until the next ping, 2 s later, succeeds. n8n refuses such
+requests before handling them, so the client retries them (see ``UNAVAILABLE_WAIT``).
+
 The API key travels only in the ``X-N8N-API-KEY`` header: it never appears in an
 error message, even if n8n (or a proxy) echoes it.
 """
@@ -30,7 +35,8 @@ from __future__ import absolute_import, annotations, division, print_function
 
 import json
 import socket
-from typing import Any, Dict, List, Mapping, Optional
+import time
+from typing import Any, Callable, Dict, List, Mapping, Optional
 from urllib.error import HTTPError, URLError
 from urllib.parse import quote, urlencode
 
@@ -43,6 +49,10 @@ API_PREFIX = "/api/v1"
 PAGE_LIMIT = 100  # n8n accepts up to 250 per page
 MAX_PAGES = 10000
 REDACTED = "<redacted>"
+# How long a 503 (n8n's "Database is not ready!", or a proxy's "Service Unavailable") is retried
+# before it counts as an error, and the longest pause between tries.
+UNAVAILABLE_WAIT = 90.0
+UNAVAILABLE_MAX_PAUSE = 8.0
 
 HINT_401 = (
     "Check api_key (n8n API keys are signed with the instance key: after a restore under "
@@ -60,6 +70,11 @@ HINT_404_API = (
 HINT_404_WORKFLOW = "Check the workflow id: it must exist in this instance (and, for a version, in its history)."
 HINT_409 = "n8n refused the change (a webhook path already used by another workflow, or an open review): resolve it in n8n and re-run."
 HINT_5XX = "n8n failed to handle the request: see n8n's log."
+HINT_503 = (
+    "n8n answers 503 while it counts its database connection as lost (a database ping slower "
+    "than 5 s) or a proxy in front of it has no backend: check the database's health and the "
+    "host's load, then re-run."
+)
 
 
 class N8nApiError(Exception):
@@ -87,17 +102,8 @@ def _n8n_message(raw: bytes) -> str:
 
 
 def _hint(status: int, not_found_hint: str) -> str:
-    if status == 401:
-        return HINT_401
-    if status == 403:
-        return HINT_403
-    if status == 404:
-        return not_found_hint
-    if status == 409:
-        return HINT_409
-    if status >= 500:
-        return HINT_5XX
-    return ""
+    hints = {401: HINT_401, 403: HINT_403, 404: not_found_hint, 409: HINT_409, 503: HINT_503}
+    return hints.get(status, HINT_5XX if status >= 500 else "")
 
 
 def _route_missing(error: N8nApiError) -> bool:
@@ -120,7 +126,16 @@ def workflow_path(workflow_id: str, *rest: str) -> str:
 class N8nApi:
     """n8n's public API with one API key. Methods raise :class:`N8nApiError`."""
 
-    def __init__(self, url: str, api_key: str, validate_certs: bool = True, timeout: float = 30) -> None:
+    def __init__(
+        self,
+        url: str,
+        api_key: str,
+        validate_certs: bool = True,
+        timeout: float = 30,
+        *,
+        unavailable_wait: float = UNAVAILABLE_WAIT,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         if not url:
             raise N8nApiError("Cannot reach n8n's public API: api_url is empty. Give the instance's base URL, for example http://127.0.0.1:5678.")
         if not api_key:
@@ -132,6 +147,8 @@ class N8nApi:
         self._api_key = api_key
         self.validate_certs = validate_certs
         self.timeout = timeout
+        self.unavailable_wait = unavailable_wait
+        self._sleep = sleep
         self.publish_supported: Optional[bool] = None  # learnt from the first /publish answer
         self.last_endpoint: Optional[str] = None  # e.g. "POST /publish": the route the last state change took
         self._major: Optional[int] = None
@@ -158,7 +175,36 @@ class N8nApi:
         body: Optional[Any] = None,
         not_found_hint: str = HINT_404_API,
     ) -> Any:
-        """One call; ``action`` completes "Cannot <action>: ..." in errors (e.g. "get workflow 7")."""
+        """One call; ``action`` completes "Cannot <action>: ..." in errors (e.g. "get workflow 7").
+
+        A 503 is retried, with growing pauses, for up to ``unavailable_wait`` seconds (see the
+        module docstring): n8n did not handle the request, so repeating it is safe.
+        """
+        waited = 0.0
+        pause = 1.0
+        while True:
+            try:
+                return self._request_once(method, path, action=action, params=params, body=body, not_found_hint=not_found_hint)
+            except N8nApiError as error:
+                if error.status != 503 or waited + pause > self.unavailable_wait:
+                    if error.status == 503 and waited:
+                        text = "%s (Still unavailable after %d s of retries.)" % (error, waited)
+                        raise N8nApiError(text, status=503, n8n_message=error.n8n_message) from None
+                    raise
+            self._sleep(pause)
+            waited += pause
+            pause = min(pause * 2, UNAVAILABLE_MAX_PAUSE)
+
+    def _request_once(
+        self,
+        method: str,
+        path: str,
+        *,
+        action: str,
+        params: Optional[Mapping[str, Any]] = None,
+        body: Optional[Any] = None,
+        not_found_hint: str = HINT_404_API,
+    ) -> Any:
         headers = {"X-N8N-API-KEY": self._api_key, "Accept": "application/json"}
         data = None
         if body is not None:

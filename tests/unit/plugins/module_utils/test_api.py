@@ -213,3 +213,32 @@ def test_data_shape_is_checked(stub: Stub) -> None:
     stub.routes[("GET", "/api/v1/workflows")] = lambda r: (200, {"items": []})
     with pytest.raises(_api.N8nApiError, match="without a data list"):
         client(stub).list_workflows()
+
+
+def test_a_503_is_retried_until_n8n_answers(stub: Stub) -> None:
+    answers = iter([(503, {"message": "Database is not ready!"})] * 3 + [(200, {"id": "w1"})])
+    stub.routes[("GET", "/api/v1/workflows/w1")] = lambda r: next(answers)
+    pauses: list[float] = []
+    assert client(stub, sleep=pauses.append).get_workflow("w1") == {"id": "w1"}
+    assert pauses == [1.0, 2.0, 4.0]
+    assert len(stub.requests) == 4
+
+
+def test_a_lasting_503_fails_saying_how_long_it_was_retried(stub: Stub) -> None:
+    stub.routes[("POST", "/api/v1/workflows/w1/activate")] = lambda r: (503, {"message": "Database is not ready!"})
+    pauses: list[float] = []
+    with pytest.raises(_api.N8nApiError) as caught:
+        client(stub, sleep=pauses.append, unavailable_wait=20).activate("w1")
+    assert pauses == [1.0, 2.0, 4.0, 8.0]  # the next pause (8 s) would pass the 20 s budget
+    text = str(caught.value)
+    assert "HTTP 503 Database is not ready!" in text and "database ping" in text and "after 15 s of retries" in text
+    assert caught.value.status == 503 and KEY not in text
+
+
+@pytest.mark.parametrize("status", [500, 502, 404, 401])
+def test_other_errors_are_not_retried(stub: Stub, status: int) -> None:
+    stub.routes[("GET", "/api/v1/workflows/w1")] = lambda r: (status, {"message": "no"})
+    pauses: list[float] = []
+    with pytest.raises(_api.N8nApiError):
+        client(stub, sleep=pauses.append).get_workflow("w1")
+    assert pauses == [] and len(stub.requests) == 1
