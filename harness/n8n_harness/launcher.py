@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from . import installs
 
@@ -35,6 +37,31 @@ READY_LINE = "Editor is now accessible via"
 
 class N8nError(RuntimeError):
     """n8n did not do what the harness asked; the message carries the log tail."""
+
+
+def http_session() -> requests.Session:
+    """A session that retries n8n's 503 "Database is not ready!" for about a minute.
+
+    n8n answers every request with it while one 5 s ``SELECT 1`` ping of its database has
+    timed out (a loaded CI host), until the next ping succeeds; it handled nothing, so
+    repeating the request is safe, POSTs included. Pauses: 0, 2, 4, then 8 s each.
+    """
+    retry = Retry(
+        total=None,
+        connect=0,
+        read=0,
+        redirect=0,
+        other=0,
+        status=12,
+        status_forcelist=(503,),
+        allowed_methods=None,  # every method: n8n refused the request before handling it
+        backoff_factor=1.0,
+        backoff_max=8.0,
+        raise_on_status=False,  # after the last try, the caller sees the 503 itself
+    )
+    session = requests.Session()
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    return session
 
 
 def free_port() -> int:
@@ -92,7 +119,7 @@ class N8nClient:
 
     def setup_owner(self) -> requests.Session:
         """Create the owner (once) and return a logged-in session for /rest calls."""
-        session = requests.Session()
+        session = http_session()
         response = session.post(f"{self.url}/rest/owner/setup", json=OWNER, timeout=30)
         if response.status_code not in (200, 400):
             raise N8nError(f"owner setup failed: {response.status_code} {response.text[:300]}")
@@ -123,15 +150,17 @@ class N8nClient:
         """Call the public API (/api/v1) with the instance's API key."""
         if not self.api_key:
             self.create_api_key()
-        response = requests.request(
-            method, f"{self.url}/api/v1{path}", headers={"X-N8N-API-KEY": str(self.api_key)}, timeout=60, **kwargs
-        )
+        with http_session() as session:
+            response = session.request(
+                method, f"{self.url}/api/v1{path}", headers={"X-N8N-API-KEY": str(self.api_key)}, timeout=60, **kwargs
+            )
         if response.status_code not in expect:
             raise N8nError(f"{method} /api/v1{path}: {response.status_code} {response.text[:500]}")
         return response.json() if response.content else None
 
     def webhook(self, path: str, method: str = "GET", **kwargs: Any) -> requests.Response:
-        return requests.request(method, f"{self.url}/webhook/{path}", timeout=60, **kwargs)
+        with http_session() as session:
+            return session.request(method, f"{self.url}/webhook/{path}", timeout=60, **kwargs)
 
     def wait_webhook(self, path: str, method: str = "GET", timeout: float = 120.0, **kwargs: Any) -> requests.Response:
         """Poll a production webhook until it stops answering 404 (2.x registers a moment late).
