@@ -275,6 +275,21 @@ def tasks_section(results: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+def shared_line(sites: dict[str, Any], cores: Any) -> str:
+    """Which sites were measured beside other work: a 1-min load average above the core count."""
+    limit = float(cores or 1)
+    busy = sorted(label for label, s in sites.items() if (s.get("load_before") or [0.0])[0] > limit)
+    idle = sorted(label for label in sites if label not in busy)
+    parts = []
+    if busy:
+        parts.append("%s measured while other test suites ran on the same cores (load average above %s when "
+                     "the measurement began), so their absolute times are noisy upper bounds" % (", ".join(busy), cores))
+    if idle:
+        parts.append("%s measured on an otherwise idle machine" % ", ".join(idle))
+    return ("- Other work on the machine: " + "; ".join(parts) + ". Every figure is a ratio against its baseline "
+            "measured in the same run, on the same data, minutes apart.")
+
+
 def machine_section(results: dict[str, Any]) -> str:
     m = results.get("machine", {})
     loads = ["%s %s" % (label, "/".join("%.1f" % x for x in s.get("load_before", [])))
@@ -285,8 +300,7 @@ def machine_section(results: dict[str, Any]) -> str:
         "- CPU: %s, %s cores; memory %s GB; disk (size, free) %s" % (m.get("cpu"), m.get("cores"), m.get("memory_gb"), m.get("disk")),
         "- %s, kernel %s; %s; SQLite %s; %s; %s; Python %s; n8n %s" % (
             m.get("os"), m.get("kernel"), m.get("postgres"), m.get("sqlite"), m.get("zstd"), m.get("ansible"), m.get("python"), m.get("n8n")),
-        "- Shared: two other agents ran real n8n tests on the same 2 cores during these runs, so absolute times are noisy; "
-        "every figure is a ratio against its baseline measured in the same run, on the same data, minutes apart.",
+        shared_line(results.get("sites", {}), m.get("cores")),
         "- Load average (1/5/15 min) when each site's measurement began: " + "; ".join(loads),
         "",
     ])

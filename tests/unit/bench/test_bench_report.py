@@ -114,3 +114,11 @@ def test_render_has_every_section():
 
 def test_render_without_results():
     assert report.render({"sites": {}}).startswith("# Benchmarks")
+
+
+def test_shared_line_names_busy_and_idle_sites():
+    sites = {"sqlite/small": {"load_before": [0.2, 1.9, 4.7]}, "postgres/10k": {"load_before": [20.0, 16.2, 11.2]}, "x/1m": {}}
+    line = report.shared_line(sites, 2)
+    assert "postgres/10k measured while other test suites ran" in line and "above 2 when" in line
+    assert "sqlite/small, x/1m measured on an otherwise idle machine" in line
+    assert "idle" not in report.shared_line({"a": {"load_before": [9.0]}}, 2)
