@@ -43,7 +43,7 @@ from lifeboat_roles import Controller, Site, assert_no_secret, docker_site, relo
 from n8n_harness import N8nInstance, Seeded
 from n8n_harness.containers import docker, inspect
 from n8n_harness.inventory import HARNESS_DIR, native_host_vars
-from n8n_harness.launcher import OWNER
+from n8n_harness.launcher import OWNER, http_session
 from n8n_harness.matrix import case_ids, role_cases
 from n8n_harness.seed import activate
 
@@ -169,7 +169,8 @@ def enable_mfa(instance: N8nInstance) -> tuple[str, list[str]]:
 
 def login(instance: N8nInstance, **mfa: str) -> requests.Response:
     body = {"emailOrLdapLoginId": OWNER["email"], "email": OWNER["email"], "password": OWNER["password"], **mfa}
-    return requests.post(f"{instance.url}/rest/login", json=body, timeout=30)
+    with http_session() as session:
+        return session.post(f"{instance.url}/rest/login", json=body, timeout=30)
 
 
 def key_check(instance: N8nInstance, key: str) -> dict[str, Any]:
@@ -271,7 +272,8 @@ def test_rotate_key_end_to_end(n8n_factory, tmp_path: Path, version: str, db: st
     assert json.loads((backups[0] / "manifest.json").read_text())["key"]["fingerprint"] == fingerprint(old_key)
 
     # What a rotation changes besides the data: API keys survive on 2.x (signing.jwt is kept), not on 1.x.
-    status = requests.get(f"{instance.url}/api/v1/workflows", headers={"X-N8N-API-KEY": api_key}, timeout=30).status_code
+    with http_session() as session:
+        status = session.get(f"{instance.url}/api/v1/workflows", headers={"X-N8N-API-KEY": api_key}, timeout=30).status_code
     assert status == (200 if instance.major >= 2 else 401)
 
     # A second run with the same key changes nothing.
