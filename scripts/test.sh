@@ -5,8 +5,8 @@
 #   scripts/test.sh unit lint    # only some stages (setup still runs, and is quick when warm)
 #
 # Stages, in order: lint, unit, sanity, build, integration, molecule (the last two side by side).
-# On demand: reliability (the fault-injection suite, tests/integration/reliability), or
-# LIFEBOAT_WITH_RELIABILITY=1 to run it inside the integration stage.
+# On demand: reliability (only the fault-injection suite, tests/integration/reliability, which the
+# integration stage runs too).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$LIFEBOAT_ROOT"
@@ -38,16 +38,12 @@ stage_build() {
 }
 
 stage_integration() {
-    # Real n8n, PostgreSQL and ansible-playbook runs; both cores.
+    # Real n8n, PostgreSQL and ansible-playbook runs, the reliability suite
+    # (tests/integration/reliability) included; both cores.
     # LIFEBOAT_PYTEST_ARGS narrows a local run, e.g. "-k rotate_key".
-    # The reliability suite (tests/integration/reliability) is its own stage: alone it takes
-    # 13 min on two workers, but beside Molecule on two cores it pushed a whole run past CI's
-    # 90 min (README, "CI timings"). LIFEBOAT_WITH_RELIABILITY=1 includes it here.
-    local skip=(--ignore=tests/integration/reliability)
-    [ "${LIFEBOAT_WITH_RELIABILITY:-0}" = 1 ] && skip=()
     # shellcheck disable=SC2086
     pytest tests/integration -q -p no:cacheprovider -n "${LIFEBOAT_TEST_WORKERS:-2}" --dist loadgroup --durations=40 -rfE \
-        "${skip[@]}" ${LIFEBOAT_PYTEST_ARGS:-}
+        ${LIFEBOAT_PYTEST_ARGS:-}
 }
 
 stage_reliability() {

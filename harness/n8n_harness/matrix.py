@@ -63,6 +63,20 @@ def role_cases(newest: str, oldest: str) -> list[tuple[str, str]]:
     return pick(every, [(newest, "postgres"), (oldest, "sqlite")])
 
 
+def restore_cases(newest: str, oldest: str) -> list[tuple[str, str]]:
+    """Cases of the native backup-then-restore test: both versions on PostgreSQL.
+
+    The SQLite restore path is the same on every version and is proven on the newest by the
+    Molecule scenarios and ``make demo``; the oldest version's SQLite schema by the module tests
+    and key rotation. PostgreSQL on the oldest version has no other end-to-end proof.
+
+    >>> restore_cases("2.40.7", "1.123.81")
+    [('2.40.7', 'postgres'), ('1.123.81', 'postgres')]
+    """
+    every = [(version, db) for version in (newest, oldest) for db in DB_KINDS]
+    return pick(every, [(newest, "postgres"), (oldest, "postgres")])
+
+
 def case_ids(cases: Iterable[tuple[str, str]]) -> list[str]:
     """pytest ids for version x database cases ("2.40.7-sqlite")."""
     return [f"{version}-{db}" for version, db in cases]

@@ -41,7 +41,7 @@ CASES = {
     "3": "execution outlasts the drain timeout",
     "4": "damaged backup (flipped byte, truncation, missing artifact, newer manifest)",
     "5": "wrong escrowed key, env key disagrees with .n8n/config",
-    "6": "version skew (tests/integration/roles: test_refusals_leave_the_target_untouched)",
+    "6": "version skew (downgrade, cross-major)",
     "7": "restore fails after the safety snapshot",
     "8": "two backups at once",
     "9": "host unreachable, wrong PostgreSQL credentials",

@@ -212,13 +212,19 @@ class World:
                 workflows = conn.execute('SELECT id, "versionId" FROM workflow_entity ORDER BY id').fetchall()
                 creds = conn.execute("SELECT id, data FROM credentials_entity ORDER BY id").fetchall()
         else:
-            with sqlite3.connect(f"file:{self.instance.sqlite_path}?mode=ro", uri=True) as conn:
-                workflows = conn.execute('SELECT id, "versionId" FROM workflow_entity ORDER BY id').fetchall()
-                creds = conn.execute("SELECT id, data FROM credentials_entity ORDER BY id").fetchall()
+            return sqlite_fingerprint(self.instance.sqlite_path)
         return tuple(map(tuple, workflows)), tuple(map(tuple, creds))
 
     def stop(self) -> None:
         self.site.stop()
+
+
+def sqlite_fingerprint(path: Path) -> tuple[Any, ...]:
+    """What a restore would change in an n8n SQLite database: workflow ids and versions, credential blobs."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        workflows = conn.execute('SELECT id, "versionId" FROM workflow_entity ORDER BY id').fetchall()
+        creds = conn.execute("SELECT id, data FROM credentials_entity ORDER BY id").fetchall()
+    return tuple(map(tuple, workflows)), tuple(map(tuple, creds))
 
 
 def _pg_kwargs(config: pg.PostgresConfig) -> dict[str, Any]:

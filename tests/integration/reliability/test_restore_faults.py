@@ -1,8 +1,9 @@
-"""Faults while restoring (issue #6, cases 4, 5, 7, 9 and 10), injected for real.
+"""Faults while restoring (issue #6, cases 4, 5, 6, 7, 9 and 10), injected for real.
 
 Refusals (damaged backups, wrong keys) run against the live world itself with
 restore_confirm=true: they must stop in the pre-checks, with n8n never stopped (same pid)
-and its data unchanged. Failures after the safety snapshot must roll the target back to
+and its data unchanged. Version skew is refused on other targets (an older 2.x, a 1.x), which
+must keep their process, their data and their webhooks. Failures after the safety snapshot must roll the target back to
 its previous data, proven by a workflow created after the backup, and start n8n on it.
 """
 
@@ -15,13 +16,15 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 import yaml
 from ansible.parsing.vault import VaultLib, VaultSecret
+from lifeboat_roles import native_site, seed_site
 from n8n_harness import N8nInstance
-from reliability_world import World, artifact, copy_backup, rehash_manifest, write_manifest
+from reliability_world import World, artifact, copy_backup, rehash_manifest, sqlite_fingerprint, write_manifest
 
 # Worlds are built inside the first test that needs them (an n8n start, a seed, a backup):
 # every test may take minutes on a loaded 2-core machine.
@@ -149,6 +152,40 @@ def test_wrong_key_is_refused_before_any_change(sqlite_world: World, fault: str)
         env_file.write_text(original)
     assert other_key not in run.log
     _assert_refused_untouched(world, run, before, pid, *expected)
+
+
+# ------------------------------------------------------------------------------------ case 6
+
+
+@SQLITE
+@pytest.mark.reliability_case("6")
+@pytest.mark.parametrize(("version", "verdict"), [("2.38.7", "downgrade"), ("1.123.81", "cross_major")])
+def test_version_skew_is_refused_before_any_change(sqlite_world: World, n8n_factory: Any, version: str, verdict: str) -> None:
+    """The world's 2.40.7 backup onto a seeded older 2.x (a downgrade) and onto a 1.x (cross-major):
+    refused in the pre-checks, the target's n8n never stopped, its data and webhook as they were."""
+    world = sqlite_world
+    assert world.backup is not None
+    target = native_site(n8n_factory, f"skew{verdict.replace('_', '')}", version)
+    try:
+        seeded = seed_site(target)
+        assert target.instance is not None and target.state_file is not None
+        before = sqlite_fingerprint(target.instance.sqlite_path)
+        pid = N8nInstance.load_state(target.state_file).pid
+
+        run = world.controller.run("restore.yml", target, host_extra={"restore_escrow_dir": str(world.controller.root / "escrow" / world.site.name)},
+                                   restore_backup=str(world.backup), restore_confirm=True)
+
+        assert not run.ok, "the restore should have been refused"
+        for fragment in (f"Restore refused ({verdict})", "Nothing was changed"):
+            assert fragment in run.log, f"{fragment!r} not in the log:\n{run.log[-4000:]}"
+        assert "(4/8) Stop n8n and keep its current data aside" not in run.log, "the refusal came after the pre-checks"
+        assert N8nInstance.load_state(target.state_file).pid == pid, "n8n was stopped for a refused restore"
+        assert sqlite_fingerprint(target.instance.sqlite_path) == before, "the target's data changed"
+        world.assert_no_secret_in_log(run)
+        response = target.client.wait_webhook("lifeboat-echo", params=seeded.echo_params(), headers=seeded.echo_headers)
+        assert response.status_code == 200, response.text[:300]
+    finally:
+        target.stop()
 
 
 # ------------------------------------------------------------------------------------ case 7

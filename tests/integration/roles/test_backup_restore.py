@@ -11,7 +11,6 @@ trigger fires again, and -vvv logs carry no secret.
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -27,11 +26,11 @@ from lifeboat_roles import (
     wait_for_new_execution,
 )
 from n8n_harness import N8nInstance, Seeded
-from n8n_harness.matrix import case_ids, role_cases
+from n8n_harness.matrix import case_ids, full_matrix, restore_cases
 
 V2 = "2.40.7"
 V1 = "1.123.81"
-NATIVE_CASES = role_cases(V2, V1)
+NATIVE_CASES = restore_cases(V2, V1)
 
 
 def check_backup_folder(backup: Path, key: str) -> dict:
@@ -100,9 +99,8 @@ def backup(controller: Controller, site: Site, seeded: Seeded, api_key: str, key
 pytestmark = pytest.mark.timeout(1800)
 
 
-# make test: 2.40.7 on PostgreSQL and 1.123.81 on SQLite; 2.40.7 on SQLite is also the Molecule
-# native scenario and `make demo`, 1.123.81 on PostgreSQL the container test below.
-# LIFEBOAT_FULL_MATRIX=1 runs all four.
+# make test: both versions on PostgreSQL (matrix.restore_cases says why); 2.40.7 on SQLite is the
+# Molecule native scenario and `make demo`. LIFEBOAT_FULL_MATRIX=1 runs all four.
 @pytest.mark.parametrize(("version", "db"), NATIVE_CASES, ids=case_ids(NATIVE_CASES))
 def test_native_backup_then_restore_onto_a_fresh_host(n8n_factory, tmp_path: Path, version: str, db: str) -> None:
     controller = Controller(tmp_path / "controller")
@@ -129,8 +127,12 @@ def test_native_backup_then_restore_onto_a_fresh_host(n8n_factory, tmp_path: Pat
 
 
 # 2.40.7 in containers (SQLite, compose-style PostgreSQL, queue mode) is covered by the Molecule
-# scenarios; this covers the 1.x line in containers with PostgreSQL in a container.
+# scenarios, 1.123.81 on PostgreSQL by the native test above. This runs the 1.x line in containers
+# with PostgreSQL in a container: at 16 min on a loaded 2-core machine, the costliest test of the
+# suite, so only in a full run (LIFEBOAT_FULL_MATRIX=1), which leaves make test room for the
+# reliability suite.
 @pytest.mark.docker
+@pytest.mark.skipif(not full_matrix(), reason="1.x in containers runs with LIFEBOAT_FULL_MATRIX=1 (native covers 1.x on PostgreSQL)")
 @pytest.mark.parametrize("version", [V1])
 def test_docker_backup_then_restore_onto_fresh_containers(tmp_path: Path, version: str) -> None:
     controller = Controller(tmp_path / "controller")
@@ -149,65 +151,3 @@ def test_docker_backup_then_restore_onto_fresh_containers(tmp_path: Path, versio
             dst.stop()
     finally:
         src.stop()
-
-
-def test_refusals_leave_the_target_untouched(n8n_factory, tmp_path: Path) -> None:
-    """Downgrade, cross-major and a wrong escrowed key are refused before anything changes."""
-    controller = Controller(tmp_path / "controller")
-    src = native_site(n8n_factory, "src", V2)
-    targets: list[Site] = []
-    try:
-        seeded = seed_site(src)
-        api_key = str(src.client.api_key)
-        key = str(src.instance.encryption_key)  # type: ignore[union-attr]
-        backup(controller, src, seeded, api_key, key)
-        newest = controller.newest_backup(src)
-
-        cases = [("older", "2.38.7", "downgrade"), ("v1", V1, "cross_major")]
-        for name, version, verdict in cases:
-            target = native_site(n8n_factory, name, version)
-            targets.append(target)
-            marker = seed_site(target)
-            db_before = _fingerprint_db(target)
-            run = controller.run(
-                "restore.yml",
-                target,
-                host_extra={"restore_escrow_dir": str(controller.root / "escrow" / src.name)},
-                restore_backup=str(newest),
-                restore_confirm=True,
-            )
-            assert not run.ok
-            assert f"Restore refused ({verdict})" in run.log
-            assert "Nothing was changed" in run.log
-            assert target.client.wait_webhook("lifeboat-echo", params=marker.echo_params(), headers=marker.echo_headers).status_code == 200
-            assert _fingerprint_db(target) == db_before
-
-        # A wrong key, given directly or through an escrow that lacks the backup's key: restoring
-        # onto the source itself (same version) must be refused and change nothing.
-        db_before = _fingerprint_db(src)
-        empty_escrow = controller.root / "escrow" / "nobody"
-        empty_escrow.mkdir()
-        for host_extra, expected in (
-            ({"restore_encryption_key": "not-the-backup-key"}, "is not the key the backup was made with"),
-            ({"restore_escrow_dir": str(empty_escrow)}, "Point restore_escrow_dir"),
-        ):
-            run = controller.run("restore.yml", src, host_extra=host_extra, restore_backup=str(newest), restore_confirm=True)
-            assert not run.ok
-            assert "Restore refused" in run.log and expected in run.log
-            assert "Nothing was changed" in run.log
-            assert_no_secret(run, [key, "not-the-backup-key"])
-            assert src.client.wait_webhook("lifeboat-echo", params=seeded.echo_params(), headers=seeded.echo_headers).status_code == 200
-            assert _fingerprint_db(src) == db_before
-    finally:
-        for target in targets:
-            target.stop()
-        src.stop()
-
-
-def _fingerprint_db(site: Site) -> tuple:
-    """What the target holds: workflow ids, versions and credential blobs (a restore would change them)."""
-    assert site.instance is not None
-    with sqlite3.connect(f"file:{site.instance.sqlite_path}?mode=ro", uri=True) as conn:
-        workflows = conn.execute('SELECT id, "versionId" FROM workflow_entity ORDER BY id').fetchall()
-        creds = conn.execute("SELECT id, data FROM credentials_entity ORDER BY id").fetchall()
-    return tuple(workflows), tuple(creds)
