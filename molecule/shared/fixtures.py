@@ -219,8 +219,12 @@ def wait_for_tick(client: ContainerN8n, workflow_id: str, after: float, timeout:
     while time.monotonic() < deadline:
         seen = client.api("GET", "/executions", params={"workflowId": workflow_id, "limit": 20})["data"]
         for execution in seen:
+            # startedAt is null while an execution is still "new" (created, not yet running):
+            # on a loaded host the API can list a tick in that state. It is not done yet, so wait.
+            if not execution.get("startedAt") or execution.get("status") != "success":
+                continue
             started = datetime.fromisoformat(execution["startedAt"].replace("Z", "+00:00"))
-            if started.timestamp() > after and execution.get("status") == "success":
+            if started.timestamp() > after:
                 return execution
         time.sleep(3)
     raise AssertionError(f"no new successful execution of {workflow_id} within {timeout:.0f} s: {seen[:3]}")
