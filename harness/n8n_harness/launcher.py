@@ -108,6 +108,8 @@ class N8nClient:
 
     version: str
     api_key: str | None
+    # Seconds a webhook call waits for its answer (the workflow runs before n8n answers).
+    webhook_read_timeout = 60.0
 
     @property
     def url(self) -> str:
@@ -160,17 +162,26 @@ class N8nClient:
 
     def webhook(self, path: str, method: str = "GET", **kwargs: Any) -> requests.Response:
         with http_session() as session:
-            return session.request(method, f"{self.url}/webhook/{path}", timeout=60, **kwargs)
+            return session.request(method, f"{self.url}/webhook/{path}", timeout=self.webhook_read_timeout, **kwargs)
 
     def wait_webhook(self, path: str, method: str = "GET", timeout: float = 120.0, **kwargs: Any) -> requests.Response:
         """Poll a production webhook until it stops answering 404 (2.x registers a moment late).
 
         The wait ends at the first other answer, so a generous timeout costs nothing on a
         healthy host; 30 s was too short for a 2-core CI host running three scenarios.
+        A request that gets no answer in ``webhook_read_timeout`` (60 s) is asked again while the wait lasts: on 2.x the
+        first Code node run starts n8n's task runner, which took over a minute under load 16
+        in a cold CI run. Callers poll idempotent webhooks (the seeded echo), so asking twice is safe.
         """
         deadline = time.monotonic() + timeout
         while True:
-            response = self.webhook(path, method, **kwargs)
+            try:
+                response = self.webhook(path, method, **kwargs)
+            except (requests.Timeout, requests.ConnectionError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+                continue
             if response.status_code != 404 or time.monotonic() > deadline:
                 return response
             time.sleep(0.3)

@@ -1,13 +1,17 @@
-"""The harness's HTTP session rides out n8n's transient 503 "Database is not ready!" (no n8n needed)."""
+"""The harness's HTTP calls ride out n8n's transient 503 "Database is not ready!" and a webhook
+that answers late (no n8n needed)."""
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from n8n_harness.launcher import http_session
+import requests
+from n8n_harness.launcher import N8nClient, http_session
 
 
 @pytest.fixture
@@ -44,3 +48,60 @@ def test_a_503_is_retried_for_every_method(flaky_server: tuple[str, list[str]], 
         response = session.request(method, f"{url}/api/v1/workflows", json={"a": 1}, timeout=5)
     assert response.status_code == 200 and response.json() == {"ok": True}
     assert seen == [method] * 3
+
+
+class _StubClient(N8nClient):
+    def __init__(self, url: str) -> None:
+        self.version, self.api_key, self._url = "2.40.7", None, url
+        self.webhook_read_timeout = 0.5
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+
+@pytest.fixture
+def slow_then_quick_server() -> Iterator[tuple[str, list[float]]]:
+    """Holds the first request past the client's read timeout, answers the next at once."""
+    seen: list[float] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            seen.append(time.monotonic())
+            if len(seen) == 1:
+                time.sleep(1.5)
+            body = b'{"ok":true}'
+            try:
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except OSError:  # the client gave up on this one
+                pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_wait_webhook_asks_again_after_a_read_timeout(slow_then_quick_server: tuple[str, list[float]]) -> None:
+    url, seen = slow_then_quick_server
+    response = _StubClient(url).wait_webhook("echo", timeout=30)
+    assert response.status_code == 200 and response.json() == {"ok": True}
+    assert len(seen) == 2
+
+
+def test_wait_webhook_gives_up_on_timeouts_at_its_deadline() -> None:
+    # A port nothing listens on: every call fails; the wait re-raises once its deadline passes.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    start = time.monotonic()
+    with pytest.raises(requests.ConnectionError):
+        _StubClient(f"http://127.0.0.1:{port}").wait_webhook("echo", timeout=2)
+    assert 2 <= time.monotonic() - start < 10
