@@ -18,10 +18,19 @@ from n8n_harness import N8nInstance, pinned_versions  # noqa: E402
 from n8n_harness import postgres as pg  # noqa: E402
 from n8n_harness.installs import is_installed  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import reliability_tally  # noqa: E402
+
 VERSIONS = pinned_versions()
 LATEST = VERSIONS[0]
 V1 = next(v for v in VERSIONS if v.startswith("1."))
 DB_KINDS = ("sqlite", "postgres")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The reliability suite's tally, printed by whichever process prints the summary.
+    if not config.pluginmanager.has_plugin("lifeboat-reliability-tally"):
+        config.pluginmanager.register(reliability_tally, "lifeboat-reliability-tally")
 
 
 @pytest.hookimpl(trylast=True)

@@ -1,4 +1,4 @@
-"""Fixtures and the tally of the reliability and security suite (issue #6).
+"""Fixtures of the reliability and security suite (issue #6); its tally: ../reliability_tally.py.
 
 Each case injects a real fault into a real deployment and checks what a user relies on:
 a clear error that says what to do, n8n left running (or running again), no backup marked
@@ -26,29 +26,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from reliability_world import World, close_world, generate_executions, make_world, newest  # noqa: E402
-
-# The cases of issue #6, for the tally printed at the end of a run (README, "Reliability and security").
-CASES = {
-    "1": "dump process killed mid-way",
-    "2": "backup destination full",
-    "3": "execution outlasts the drain timeout",
-    "4": "damaged backup (flipped byte, truncation, missing artifact, newer manifest)",
-    "5": "wrong escrowed key, env key disagrees with .n8n/config",
-    "6": "version skew (downgrade, cross-major)",
-    "7": "restore fails after the safety snapshot",
-    "8": "two backups at once",
-    "9": "host unreachable, wrong PostgreSQL credentials",
-    "10": "re-running a backup, restore or escrow",
-    "S": "secrets in logs, archive, manifest, controller folder; file modes; escrow vault",
-    "E": "encryption at rest",
-}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -70,31 +53,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 # Measured (2 cores, loaded): 40k rows dump in 2.2 s with -Z1 (24 MB); 150k took ~8 s per dump
 # and made every PostgreSQL backup and restore of the suite ~4x slower for no better kill.
 PG_WORLD_EXECUTIONS = 40_000
-
-_TALLY: dict[str, dict[str, int]] = {}
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    case = next((str(kw).split("=", 1)[1] for kw in report.keywords if str(kw).startswith("reliability-case=")), None)
-    counted = report.when == "call" or (report.when == "setup" and report.outcome != "passed")
-    if case is None or not counted:
-        return
-    entry = _TALLY.setdefault(case, {"tried": 0, "passed": 0})
-    entry["tried"] += 1
-    entry["passed"] += int(report.outcome == "passed")
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not _TALLY:
-        return
-    terminalreporter.section("reliability tally (issue #6)")
-    tried = passed = 0
-    for case in sorted(_TALLY, key=lambda c: (not c.isdigit(), int(c) if c.isdigit() else 0, c)):
-        entry = _TALLY[case]
-        tried += entry["tried"]
-        passed += entry["passed"]
-        terminalreporter.write_line(f"{case:>3}  {entry['passed']:>2}/{entry['tried']:<2}  {CASES.get(case, '')}")
-    terminalreporter.write_line(f"all  {passed}/{tried} passed")
 
 
 @pytest.hookimpl(tryfirst=True)
