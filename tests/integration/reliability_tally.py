@@ -56,4 +56,3 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         passed += entry["passed"]
         terminalreporter.write_line(f"{case:>3}  {entry['passed']:>2}/{entry['tried']:<2}  {CASES.get(case, '')}")
     terminalreporter.write_line(f"all  {passed}/{tried} passed")
-
