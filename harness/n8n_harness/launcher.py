@@ -169,9 +169,10 @@ class N8nClient:
 
         The wait ends at the first other answer, so a generous timeout costs nothing on a
         healthy host; 30 s was too short for a 2-core CI host running three scenarios.
-        A request that gets no answer in ``webhook_read_timeout`` (60 s) is asked again while the wait lasts: on 2.x the
-        first Code node run starts n8n's task runner, which took over a minute under load 16
-        in a cold CI run. Callers poll idempotent webhooks (the seeded echo), so asking twice is safe.
+        A request that gets no answer in ``webhook_read_timeout`` (60 s) is asked again while
+        the wait lasts: on 2.x the first Code node run starts n8n's task runner, which took over
+        a minute under load 16 in a cold CI run. Callers poll idempotent webhooks (the seeded
+        echo), so asking twice is safe.
         """
         deadline = time.monotonic() + timeout
         while True:

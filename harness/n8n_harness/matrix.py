@@ -37,12 +37,19 @@ def covering_cases(versions: Iterable[str] | None = None) -> list[tuple[str, str
     return cases
 
 
+def every_case(versions: Iterable[str]) -> list[tuple[str, str]]:
+    """Every version on every database: the full matrix of ``versions``.
+
+    >>> every_case(["2.40.7", "1.123.81"])
+    [('2.40.7', 'sqlite'), ('2.40.7', 'postgres'), ('1.123.81', 'sqlite'), ('1.123.81', 'postgres')]
+    """
+    return [(version, db) for version in versions for db in DB_KINDS]
+
+
 def version_db_cases(versions: Iterable[str] | None = None) -> list[tuple[str, str]]:
     """The version x database cases of this run: all of them, or the covering subset."""
     ordered = list(versions if versions is not None else pinned_versions())
-    if full_matrix():
-        return [(version, db) for version in ordered for db in DB_KINDS]
-    return covering_cases(ordered)
+    return every_case(ordered) if full_matrix() else covering_cases(ordered)
 
 
 def pick(every: Iterable[tuple[str, str]], covering: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -59,8 +66,7 @@ def role_cases(newest: str, oldest: str) -> list[tuple[str, str]]:
     >>> role_cases("2.40.7", "1.123.81")
     [('2.40.7', 'postgres'), ('1.123.81', 'sqlite')]
     """
-    every = [(version, db) for version in (newest, oldest) for db in DB_KINDS]
-    return pick(every, [(newest, "postgres"), (oldest, "sqlite")])
+    return pick(every_case((newest, oldest)), [(newest, "postgres"), (oldest, "sqlite")])
 
 
 def restore_cases(newest: str, oldest: str) -> list[tuple[str, str]]:
@@ -73,8 +79,7 @@ def restore_cases(newest: str, oldest: str) -> list[tuple[str, str]]:
     >>> restore_cases("2.40.7", "1.123.81")
     [('2.40.7', 'postgres'), ('1.123.81', 'postgres')]
     """
-    every = [(version, db) for version in (newest, oldest) for db in DB_KINDS]
-    return pick(every, [(newest, "postgres"), (oldest, "postgres")])
+    return pick(every_case((newest, oldest)), [(newest, "postgres"), (oldest, "postgres")])
 
 
 def case_ids(cases: Iterable[tuple[str, str]]) -> list[str]:

@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -14,31 +15,44 @@ import requests
 from n8n_harness.launcher import N8nClient, http_session
 
 
+class _QuietHandler(BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _reply(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@contextmanager
+def _serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A local HTTP server on a free port for the duration of the block; yields its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
 def flaky_server() -> Iterator[tuple[str, list[str]]]:
     """Answers 503 to the first two requests, then 200; records each request's method."""
     seen: list[str] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
+    class Handler(_QuietHandler):
         def _answer(self) -> None:
             seen.append(self.command)
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            status, body = (503, b'{"message":"Database is not ready!"}') if len(seen) <= 2 else (200, b'{"ok":true}')
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self._reply(*((503, b'{"message":"Database is not ready!"}') if len(seen) <= 2 else (200, b'{"ok":true}')))
 
         do_GET = do_POST = _answer
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    server.shutdown()
-    server.server_close()
+    with _serving(Handler) as url:
+        yield url, seen
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
@@ -65,28 +79,18 @@ def slow_then_quick_server() -> Iterator[tuple[str, list[float]]]:
     """Holds the first request past the client's read timeout, answers the next at once."""
     seen: list[float] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
+    class Handler(_QuietHandler):
         def do_GET(self) -> None:
             seen.append(time.monotonic())
             if len(seen) == 1:
                 time.sleep(1.5)
-            body = b'{"ok":true}'
             try:
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self._reply(200, b'{"ok":true}')
             except OSError:  # the client gave up on this one
                 pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    server.shutdown()
-    server.server_close()
+    with _serving(Handler) as url:
+        yield url, seen
 
 
 def test_wait_webhook_asks_again_after_a_read_timeout(slow_then_quick_server: tuple[str, list[float]]) -> None:

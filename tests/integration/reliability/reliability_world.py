@@ -207,12 +207,11 @@ class World:
 
     def db_fingerprint(self) -> tuple[Any, ...]:
         """What a restore would change: workflow ids and versions, credential blobs."""
-        if self.postgres is not None:
-            with psycopg.connect(**_pg_kwargs(self.postgres)) as conn:
-                workflows = conn.execute('SELECT id, "versionId" FROM workflow_entity ORDER BY id').fetchall()
-                creds = conn.execute("SELECT id, data FROM credentials_entity ORDER BY id").fetchall()
-        else:
+        if self.postgres is None:
             return sqlite_fingerprint(self.instance.sqlite_path)
+        with psycopg.connect(**_pg_kwargs(self.postgres)) as conn:
+            workflows = conn.execute('SELECT id, "versionId" FROM workflow_entity ORDER BY id').fetchall()
+            creds = conn.execute("SELECT id, data FROM credentials_entity ORDER BY id").fetchall()
         return tuple(map(tuple, workflows)), tuple(map(tuple, creds))
 
     def stop(self) -> None:

@@ -3,8 +3,9 @@
 Refusals (damaged backups, wrong keys) run against the live world itself with
 restore_confirm=true: they must stop in the pre-checks, with n8n never stopped (same pid)
 and its data unchanged. Version skew is refused on other targets (an older 2.x, a 1.x), which
-must keep their process, their data and their webhooks. Failures after the safety snapshot must roll the target back to
-its previous data, proven by a workflow created after the backup, and start n8n on it.
+must keep their process, their data and their webhooks. Failures after the safety snapshot
+must roll the target back to its previous data, proven by a workflow created after the
+backup, and start n8n on it.
 """
 
 from __future__ import annotations
@@ -35,11 +36,16 @@ SQLITE = pytest.mark.xdist_group("reliability-sqlite-restore")
 PG = pytest.mark.xdist_group("reliability-pg")
 
 
-def _assert_refused_untouched(world: World, run, before: tuple, pid: int | None, *fragments: str) -> None:
+def _assert_refused_in_prechecks(run, *fragments: str) -> None:
+    """The run failed with these words, before the restore's first changing step."""
     assert not run.ok, "the restore should have been refused"
     for fragment in fragments:
         assert fragment in run.log, f"{fragment!r} not in the log:\n{run.log[-4000:]}"
     assert "(4/8) Stop n8n and keep its current data aside" not in run.log, "the refusal came after the pre-checks"
+
+
+def _assert_refused_untouched(world: World, run, before: tuple, pid: int | None, *fragments: str) -> None:
+    _assert_refused_in_prechecks(run, *fragments)
     assert world.pid() == pid, "n8n was stopped for a refused restore"
     assert world.db_fingerprint() == before, "the target's data changed"
     world.assert_no_secret_in_log(run)
@@ -175,10 +181,7 @@ def test_version_skew_is_refused_before_any_change(sqlite_world: World, n8n_fact
         run = world.controller.run("restore.yml", target, host_extra={"restore_escrow_dir": str(world.controller.root / "escrow" / world.site.name)},
                                    restore_backup=str(world.backup), restore_confirm=True)
 
-        assert not run.ok, "the restore should have been refused"
-        for fragment in (f"Restore refused ({verdict})", "Nothing was changed"):
-            assert fragment in run.log, f"{fragment!r} not in the log:\n{run.log[-4000:]}"
-        assert "(4/8) Stop n8n and keep its current data aside" not in run.log, "the refusal came after the pre-checks"
+        _assert_refused_in_prechecks(run, f"Restore refused ({verdict})", "Nothing was changed")
         assert N8nInstance.load_state(target.state_file).pid == pid, "n8n was stopped for a refused restore"
         assert sqlite_fingerprint(target.instance.sqlite_path) == before, "the target's data changed"
         world.assert_no_secret_in_log(run)
