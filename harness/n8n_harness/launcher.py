@@ -64,10 +64,23 @@ def http_session() -> requests.Session:
     return session
 
 
+_ISSUED_PORTS: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free local TCP port that this process has not handed out before.
+
+    The kernel may offer a port it just released again: in CI an instance once got the
+    same port for HTTP and its task broker, and n8n exited with "port already in use".
+    """
+    for _attempt in range(200):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _ISSUED_PORTS:
+            _ISSUED_PORTS.add(port)
+            return port
+    raise N8nError("no free local TCP port left that was not handed out already")
 
 
 @dataclass
