@@ -2,11 +2,12 @@
 # The README's test command: set everything up, then run every test stage.
 #
 #   scripts/test.sh              # setup + all stages (what CI runs)
-#   scripts/test.sh unit lint    # only some stages (setup still runs, and is quick when warm)
+#   scripts/test.sh lint unit    # only some stages (setup still runs, and is quick when warm)
 #
-# Stages, in order: lint, unit, sanity, build, integration, molecule (the last two side by side).
-# On demand: reliability (only the fault-injection suite, tests/integration/reliability, which the
-# integration stage runs too).
+# Stages, in order: lint, sanity, build, integration, molecule (the last two side by side).
+# On demand: unit (plain pytest on tests/unit: the tests `ansible-test units` runs in the sanity
+# stage, without its packaging, for a quick local loop) and reliability (only the fault-injection
+# suite, tests/integration/reliability, which the integration stage runs too).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$LIFEBOAT_ROOT"
@@ -22,6 +23,8 @@ stage_lint() {
     ansible-lint
 }
 
+# Not in the default run: `ansible-test units` (sanity stage) runs the same tests/unit, so CI would
+# run them twice.
 stage_unit() {
     LIFEBOAT_HYPOTHESIS_DETERMINISTIC=1 pytest tests/unit -q -p no:cacheprovider
 }
@@ -76,16 +79,33 @@ stage_integration_and_molecule() {
     fi
 }
 
-all_stages=(lint unit sanity build integration molecule)
+all_stages=(lint sanity build integration molecule)
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=("${all_stages[@]}")
 
 # On a cold machine the n8n installs, dockerd and the base images take most of the setup, and
 # only the integration and Molecule stages need them: they are set up in the background while
-# lint, unit, sanity and build run (LIFEBOAT_SERIAL_SETUP=1 sets up everything first).
+# lint, sanity and build run (LIFEBOAT_SERIAL_SETUP=1 sets up everything first). The n8n installs
+# and the images do not depend on each other, so they are two jobs side by side.
+background_groups=("n8n" "docker images")
 background_steps=(n8n docker images)
 background_pid=
 background_log=$LIFEBOAT_ROOT/tests/output/setup-background.log
+
+background_setup() {
+    local group pids=() rc=0
+    for group in "${background_groups[@]}"; do
+        # shellcheck disable=SC2086  # a group is a list of step names
+        scripts/setup.sh $group >"$background_log.${group// /-}" 2>&1 &
+        pids+=($!)
+    done
+    for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
+    for group in "${background_groups[@]}"; do
+        cat "$background_log.${group// /-}"
+        rm -f "$background_log.${group// /-}"
+    done
+    return $rc
+}
 
 wait_background_setup() {
     [ -n "$background_pid" ] || return 0
@@ -108,7 +128,7 @@ if [ "${LIFEBOAT_SERIAL_SETUP:-0}" != 1 ] && [[ " ${stages[*]} " == *" integrati
     && [[ " ${stages[*]} " =~ \ (lint|unit|sanity|build)\  ]]; then
     scripts/setup.sh tools venv collections postgres
     mkdir -p "$(dirname "$background_log")"
-    scripts/setup.sh "${background_steps[@]}" >"$background_log" 2>&1 &
+    background_setup >"$background_log" 2>&1 &
     background_pid=$!
 else
     scripts/setup.sh
@@ -126,7 +146,7 @@ if [ "${LIFEBOAT_SERIAL_STAGES:-0}" != 1 ] && [[ " ${stages[*]} " == *" integrat
     stages=("${merged[@]}")
 fi
 for stage in "${stages[@]}"; do
-    declare -F "stage_$stage" >/dev/null || { echo "unknown stage: $stage (have: ${all_stages[*]} reliability)" >&2; exit 2; }
+    declare -F "stage_$stage" >/dev/null || { echo "unknown stage: $stage (have: ${all_stages[*]} unit reliability)" >&2; exit 2; }
     case $stage in
         integration | molecule | integration_and_molecule | reliability)
             t=$SECONDS
