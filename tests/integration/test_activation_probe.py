@@ -23,6 +23,7 @@ import pytest
 from n8n_harness import N8nInstance, pinned_versions, seed
 from n8n_harness.ansible import PlaybookRun, run_module
 from n8n_harness.installs import command as n8n_command
+from n8n_harness.matrix import covering_versions
 from n8n_harness.seed import ECHO_PATH, INACTIVE_PATH, SLOW_PATH, Seeded
 
 VERSIONS = pinned_versions()
@@ -174,7 +175,7 @@ def scenario_cli(instance: N8nInstance, seeded: Seeded) -> None:
     assert instance.webhook(SLOW_PATH, params={"seconds": "1"}).status_code == 404
 
 
-@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("version", covering_versions())
 def test_activation_and_probe(n8n_factory, version: str) -> None:
     instance = n8n_factory(version)
     instance.start()
