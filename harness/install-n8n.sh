@@ -35,6 +35,31 @@ install_node() {
     rm -rf "$dest" && mv "$tmp" "$dest"
 }
 
+# sqlite3 is the one native module n8n needs, and compiling it (SQLite's amalgamation) is most of
+# an install's CPU. Every pin has the same sqlite3 under one of two Nodes: build it once per
+# (sqlite3, Node) pair and copy the binding into the installs after it. The lock makes a second
+# install wait for the first build instead of compiling the same thing beside it.
+build_sqlite3() {
+    local tmp=$1 node_version=$2 nd sqlite3_version built
+    nd=$(node_dir "$node_version")
+    sqlite3_version=$("$nd/bin/node" -p "require('$tmp/node_modules/sqlite3/package.json').version")
+    built=$LIFEBOAT_CACHE/native/sqlite3-$sqlite3_version-node$node_version
+    mkdir -p "$LIFEBOAT_CACHE/native"
+    (
+        flock 8
+        if [ ! -s "$built/node_sqlite3.node" ]; then
+            (cd "$tmp" && PATH="$nd/bin:$PATH" npm_config_nodedir="$nd" npm rebuild sqlite3)
+            rm -rf "$built.tmp" && mkdir -p "$built.tmp"
+            cp "$tmp/node_modules/sqlite3/build/Release/node_sqlite3.node" "$built.tmp/"
+            rm -rf "$built" && mv "$built.tmp" "$built"
+        else
+            echo "sqlite3 $sqlite3_version: binding for Node $node_version copied from $built"
+            mkdir -p "$tmp/node_modules/sqlite3/build/Release"
+            cp "$built/node_sqlite3.node" "$tmp/node_modules/sqlite3/build/Release/"
+        fi
+    ) 8>"$built.lock"
+}
+
 install_n8n() {
     local version=$1 src=$pins/$1 dest=$LIFEBOAT_CACHE/n8n/$1
     local node_version lock_sum stamp
@@ -56,7 +81,7 @@ install_n8n() {
     # (some fetch from unreachable hosts) and the one native module n8n needs is rebuilt.
     if ! (cd "$tmp" && PATH="$nd/bin:$PATH" npm_config_nodedir="$nd" \
             npm install --no-audit --no-fund --ignore-scripts --loglevel=warn &&
-          cd "$tmp" && PATH="$nd/bin:$PATH" npm_config_nodedir="$nd" npm rebuild sqlite3) \
+          build_sqlite3 "$tmp" "$node_version") \
             >"$log_dir/n8n-$version.log" 2>&1; then
         echo "n8n $version: install failed; last lines of $log_dir/n8n-$version.log:" >&2
         tail -n 20 "$log_dir/n8n-$version.log" >&2
@@ -65,8 +90,9 @@ install_n8n() {
     fi
     echo "$lock_sum" >"$tmp/.lifeboat-installed"
     rm -rf "$dest" && mv "$tmp" "$dest"
-    # Prove the install runs before calling it done.
+    # Prove the install runs, and its SQLite binding loads, before calling it done.
     PATH="$nd/bin:$PATH" "$nd/bin/node" "$dest/node_modules/n8n/bin/n8n" --version >/dev/null
+    (cd "$dest" && "$nd/bin/node" -e "require('sqlite3')")
     echo "n8n $version: installed in $((SECONDS - start)) s"
 }
 
@@ -75,12 +101,14 @@ if [ ${#versions[@]} -eq 0 ]; then
     mapfile -t versions < <(ls "$pins")
 fi
 
-# Installs are network-bound: run them side by side and fail if any failed.
-pids=()
 for v in "${versions[@]}"; do
     [ -e "$pins/$v/package-lock.json" ] || { echo "install-n8n: no pin for n8n $v in $pins" >&2; exit 2; }
     install_node "$(cat "$pins/$v/node-version")"
 done
+# Installs are partly network-bound: run them side by side and fail if any failed (measured: one
+# alone with a warm npm cache still takes 3 min of CPU-bound unpacking, so going one by one to fill
+# the cache first does not pay).
+pids=()
 for v in "${versions[@]}"; do
     install_n8n "$v" &
     pids+=($!)
