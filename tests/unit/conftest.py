@@ -10,6 +10,7 @@ import importlib.util
 import os
 import sys
 
+import pytest
 from hypothesis import settings
 
 _link = os.environ.get("LIFEBOAT_CHECKOUT_LINK")
@@ -23,3 +24,10 @@ if _link and _link not in sys.path and importlib.util.find_spec("ansible_collect
 settings.register_profile("deterministic", derandomize=True, print_blob=True)
 if os.environ.get("LIFEBOAT_HYPOTHESIS_DETERMINISTIC") == "1" or os.environ.get("ANSIBLE_CONTROLLER_MIN_PYTHON_VERSION"):
     settings.load_profile("deterministic")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Registered here, not only in pytest.ini, because ansible-test units runs with its own config.
+    config.addinivalue_line(
+        "markers", "postgres: needs pg_dump and the test machine's PostgreSQL server (LIFEBOAT_PG_DSN)"
+    )
