@@ -39,25 +39,27 @@ install_node() {
 # an install's CPU. Every pin has the same sqlite3 under one of two Nodes: build it once per
 # (sqlite3, Node) pair and copy the binding into the installs after it. The lock makes a second
 # install wait for the first build instead of compiling the same thing beside it.
+# Every step is chained with &&: the caller runs this inside `if ! (...)`, where `set -e` is off,
+# and a failed build must fail the install, not leave an empty binding behind.
 build_sqlite3() {
-    local tmp=$1 node_version=$2 nd sqlite3_version built
-    nd=$(node_dir "$node_version")
-    sqlite3_version=$("$nd/bin/node" -p "require('$tmp/node_modules/sqlite3/package.json').version")
+    local tmp=$1 node_version=$2 nd=$3 sqlite3_version built release=$1/node_modules/sqlite3/build/Release
+    sqlite3_version=$("$nd/bin/node" -p "require('$tmp/node_modules/sqlite3/package.json').version") || return 1
     built=$LIFEBOAT_CACHE/native/sqlite3-$sqlite3_version-node$node_version
-    mkdir -p "$LIFEBOAT_CACHE/native"
+    mkdir -p "$LIFEBOAT_CACHE/native" || return 1
     (
-        flock 8
-        if [ ! -s "$built/node_sqlite3.node" ]; then
-            (cd "$tmp" && PATH="$nd/bin:$PATH" npm_config_nodedir="$nd" npm rebuild sqlite3)
-            rm -rf "$built.tmp" && mkdir -p "$built.tmp"
-            cp "$tmp/node_modules/sqlite3/build/Release/node_sqlite3.node" "$built.tmp/"
-            rm -rf "$built" && mv "$built.tmp" "$built"
-        else
+        flock 8 || exit 1
+        if [ -s "$built/node_sqlite3.node" ]; then
             echo "sqlite3 $sqlite3_version: binding for Node $node_version copied from $built"
-            mkdir -p "$tmp/node_modules/sqlite3/build/Release"
-            cp "$built/node_sqlite3.node" "$tmp/node_modules/sqlite3/build/Release/"
+            mkdir -p "$release" && cp "$built/node_sqlite3.node" "$release/"
+        else
+            (cd "$tmp" && PATH="$nd/bin:$PATH" npm_config_nodedir="$nd" npm rebuild sqlite3) &&
+                rm -rf "$built.tmp" && mkdir -p "$built.tmp" &&
+                cp "$release/node_sqlite3.node" "$built.tmp/" &&
+                rm -rf "$built" && mv "$built.tmp" "$built"
         fi
-    ) 8>"$built.lock"
+    ) 8>"$built.lock" &&
+        # Prove the binding loads before the install is called complete.
+        (cd "$tmp" && "$nd/bin/node" -e "require('sqlite3')")
 }
 
 install_n8n() {
@@ -81,7 +83,7 @@ install_n8n() {
     # (some fetch from unreachable hosts) and the one native module n8n needs is rebuilt.
     if ! (cd "$tmp" && PATH="$nd/bin:$PATH" npm_config_nodedir="$nd" \
             npm install --no-audit --no-fund --ignore-scripts --loglevel=warn &&
-          build_sqlite3 "$tmp" "$node_version") \
+          build_sqlite3 "$tmp" "$node_version" "$nd") \
             >"$log_dir/n8n-$version.log" 2>&1; then
         echo "n8n $version: install failed; last lines of $log_dir/n8n-$version.log:" >&2
         tail -n 20 "$log_dir/n8n-$version.log" >&2
@@ -90,9 +92,8 @@ install_n8n() {
     fi
     echo "$lock_sum" >"$tmp/.lifeboat-installed"
     rm -rf "$dest" && mv "$tmp" "$dest"
-    # Prove the install runs, and its SQLite binding loads, before calling it done.
+    # Prove the install runs before calling it done.
     PATH="$nd/bin:$PATH" "$nd/bin/node" "$dest/node_modules/n8n/bin/n8n" --version >/dev/null
-    (cd "$dest" && "$nd/bin/node" -e "require('sqlite3')")
     echo "n8n $version: installed in $((SECONDS - start)) s"
 }
 
