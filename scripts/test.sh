@@ -26,13 +26,13 @@ stage_lint() {
 # Not in the default run: `ansible-test units` (sanity stage) runs the same tests/unit, so CI would
 # run them twice.
 stage_unit() {
-    LIFEBOAT_HYPOTHESIS_DETERMINISTIC=1 pytest tests/unit -q -p no:cacheprovider
+    LIFEBOAT_HYPOTHESIS_DETERMINISTIC=1 pytest tests/unit -q -p no:cacheprovider "$@"
 }
 
 # The unit tests `ansible-test units` skips: those that need the PostgreSQL server set up here,
 # whose address (LIFEBOAT_PG_DSN) ansible-test does not pass on. -rs names any that still skip.
 stage_unit_postgres() {
-    LIFEBOAT_HYPOTHESIS_DETERMINISTIC=1 pytest tests/unit -q -p no:cacheprovider -m postgres -rs
+    stage_unit -m postgres -rs
 }
 
 stage_sanity() {
@@ -94,7 +94,6 @@ stages=("$@")
 # lint, sanity and build run (LIFEBOAT_SERIAL_SETUP=1 sets up everything first). The n8n installs
 # and the images do not depend on each other, so they are two jobs side by side.
 background_groups=("n8n" "docker images")
-background_steps=(n8n docker images)
 background_pid=
 background_log=$LIFEBOAT_ROOT/tests/output/setup-background.log
 
@@ -115,7 +114,7 @@ background_setup() {
 
 wait_background_setup() {
     [ -n "$background_pid" ] || return 0
-    log "waiting for the background setup (${background_steps[*]}; log: tests/output/setup-background.log)"
+    log "waiting for the background setup (${background_groups[*]}; log: tests/output/setup-background.log)"
     local rc=0
     wait "$background_pid" || rc=$?
     background_pid=

@@ -27,7 +27,7 @@ if os.environ.get("LIFEBOAT_HYPOTHESIS_DETERMINISTIC") == "1" or os.environ.get(
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # Registered here, not only in pytest.ini, because ansible-test units runs with its own config.
+    # Registered here rather than in pytest.ini: ansible-test units runs pytest with its own config.
     config.addinivalue_line(
         "markers", "postgres: needs pg_dump and the test machine's PostgreSQL server (LIFEBOAT_PG_DSN)"
     )
