@@ -11,7 +11,8 @@
 # networks, published ports (257x1..) and ephemeral folder, and most of a scenario's time is
 # spent waiting (n8n starting, executions draining, the 15 s schedule firing), so running a
 # few side by side on two cores costs little more than running one. Each scenario's output goes
-# to tests/output/molecule/<name>.log; a failing scenario's tail is printed.
+# to tests/output/molecule/<name>.log; a failing scenario's tail is printed, and its whole log
+# is kept in $LIFEBOAT_CACHE/logs/molecule-failed/ (the newest 20).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$LIFEBOAT_ROOT"
@@ -33,7 +34,8 @@ mkdir -p "$logs"
 
 run_one() {
     local s=$1 start=$SECONDS rc=0
-    molecule test -s "$s" >"$logs/$s.log" 2>&1 || rc=$?
+    # Wide enough that Molecule does not wrap the lines of a failure it reports.
+    COLUMNS=240 molecule test -s "$s" >"$logs/$s.log" 2>&1 || rc=$?
     echo "$rc $((SECONDS - start))" >"$logs/$s.result"
 }
 
@@ -62,11 +64,21 @@ for s in "${scenarios[@]}"; do
     fi
 done
 # Last, because CI shows only the end of the output and the clone (with its logs) is gone
-# afterwards: the first failed tasks or tests of each failed scenario, not just its recap.
+# afterwards: the first failed tasks or tests of each failed scenario, not just its recap, and
+# a copy of its whole log in the cache (outside the clone, so it outlives it).
+kept=$LIFEBOAT_CACHE/logs/molecule-failed
 for s in "${failed[@]}"; do
-    echo "molecule: $s, first failures:"
-    sed 's/\x1b\[[0-9;]*m//g' "$logs/$s.log" | grep -E -A 12 'fatal: \[|FAILED! =>|^E   |Traceback' | cut -c1-400 | head -n 40 | sed 's/^/    /' || true
+    mkdir -p "$kept"
+    copy=$kept/$(date +%Y%m%d-%H%M%S)-$s.log
+    # Without colours, and without the frame Molecule draws around each command's output.
+    sed -e 's/\x1b\[[0-9;]*m//g' -e 's/^  │ \{0,1\}//' "$logs/$s.log" >"$copy"
+    echo "molecule: $s, first failures (whole log kept in $copy):"
+    grep -E -A 12 'fatal: \[|FAILED! =>|^E   |Traceback|^(FAILED|ERROR) |INTERNALERROR|^\[ERROR\]|^CRITICAL' "$copy" | cut -c1-400 | head -n 40 | sed 's/^/    /' || true
 done
+# The newest 20 kept logs are enough to compare failures across runs.
+if [ -d "$kept" ]; then
+    ls -1t "$kept" | tail -n +21 | sed "s|^|$kept/|" | xargs -r rm -f
+fi
 if [ ${#failed[@]} -gt 0 ]; then
     echo "molecule: failed scenarios: ${failed[*]} (rerun one with: scripts/molecule.sh ${failed[0]})" >&2
     exit 1

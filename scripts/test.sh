@@ -13,6 +13,20 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$LIFEBOAT_ROOT"
 
 log() { printf '\n[test %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+# The whole output is also kept in the cache, outside the checkout: CI runs a clean clone that is
+# gone afterwards, and shows only the end of the output (the newest 10 runs are kept).
+run_logs=$LIFEBOAT_CACHE/logs/test-runs
+mkdir -p "$run_logs"
+ls -1t "$run_logs" | tail -n +10 | sed "s|^|$run_logs/|" | xargs -r rm -f
+run_log=$run_logs/$(date +%Y%m%d-%H%M%S).log
+exec 3>&1
+exec > >(tee -a "$run_log") 2>&1
+tee_pid=$!
+# On exit: hand the output back and let tee write the last lines before the script ends.
+finish_run_log() { exec >&3 2>&3; wait "$tee_pid" 2>/dev/null || true; }
+trap finish_run_log EXIT
+echo "scripts/test.sh $*: output kept in $run_log"
 timings=()
 
 stage_lint() {
@@ -125,7 +139,7 @@ wait_background_setup() {
     fi
 }
 # A failed stage must not leave an npm install or an image build cut off half-way.
-trap '[ -z "$background_pid" ] || wait "$background_pid" 2>/dev/null || true' EXIT
+trap '[ -z "$background_pid" ] || wait "$background_pid" 2>/dev/null || true; finish_run_log' EXIT
 
 start=$SECONDS
 log "setup"
