@@ -46,6 +46,17 @@ __all__ = [
 ]
 
 
+# Seconds one playbook run may take (the verifiers' per-test timeout in molecule.yml is longer).
+PLAYBOOK_TIMEOUT = 1800
+
+
+def _text(captured: str | bytes | None) -> str:
+    """What a timed-out run had written: on POSIX, TimeoutExpired holds bytes even in text mode."""
+    if isinstance(captured, bytes):
+        return captured.decode(errors="replace")
+    return captured or ""
+
+
 @dataclass
 class Run:
     """One ansible-playbook run: return code, full -vvv log (kept 0600 in logs/)."""
@@ -116,13 +127,19 @@ class Molecule:
         cmd = ["ansible-playbook", "-i", str(self.inventory), playbook, "-e", f"@{vars_file}", "-vvv"]
         started = time.time()
         env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1", "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks"}
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=False, env=env)
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=PLAYBOOK_TIMEOUT, check=False, env=env)
+            rc, output = proc.returncode, proc.stdout + proc.stderr
+        except subprocess.TimeoutExpired as timed_out:
+            # A failed Run whose tail shows where the playbook was, rather than a bare timeout.
+            rc = -1
+            output = _text(timed_out.stdout) + _text(timed_out.stderr) + f"\n(killed after {PLAYBOOK_TIMEOUT} s)\n"
         finished = time.time()
         log_path = logs / f"{label}.log"
         fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
-            handle.write(proc.stdout + proc.stderr)
-        run = Run(proc.returncode, proc.stdout + proc.stderr, log_path, started, finished)
+            handle.write(output)
+        run = Run(rc, output, log_path, started, finished)
         self.runs.append(run)
         return run
 
@@ -208,11 +225,12 @@ def n8n_state(client: ContainerN8n) -> dict[str, Any]:
     return {"workflows": {w["id"]: w for w in workflows}}
 
 
-def wait_for_tick(client: ContainerN8n, workflow_id: str, after: float, timeout: float = 90.0) -> dict[str, Any]:
+def wait_for_tick(client: ContainerN8n, workflow_id: str, after: float, timeout: float = 180.0) -> dict[str, Any]:
     """A successful execution of the schedule trigger that started after ``after`` (epoch seconds).
 
     The schedule fires every 15 s: it only runs if n8n registered the trigger of the
-    restored workflow, so this is the "triggers fire after a restore" proof.
+    restored workflow, so this is the "triggers fire after a restore" proof. The timeout is
+    many ticks long: in queue mode a tick also waits for the worker, on a loaded CI machine.
     """
     deadline = time.monotonic() + timeout
     seen: list[dict[str, Any]] = []
