@@ -18,7 +18,7 @@ log() { printf '\n[test %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 # gone afterwards, and shows only the end of the output (the newest 10 runs are kept).
 run_logs=$LIFEBOAT_CACHE/logs/test-runs
 mkdir -p "$run_logs"
-ls -1t "$run_logs" | tail -n +10 | sed "s|^|$run_logs/|" | xargs -r rm -f
+find "$run_logs" -maxdepth 1 -name '*.log' | sort -r | tail -n +10 | xargs -r rm -f  # names start with the time
 run_log=$run_logs/$(date +%Y%m%d-%H%M%S).log
 exec 3>&1
 exec > >(tee -a "$run_log") 2>&1
@@ -26,7 +26,7 @@ tee_pid=$!
 # On exit: hand the output back and let tee write the last lines before the script ends.
 finish_run_log() { exec >&3 2>&3; wait "$tee_pid" 2>/dev/null || true; }
 trap finish_run_log EXIT
-echo "scripts/test.sh $*: output kept in $run_log"
+echo "scripts/test.sh${*:+ $*}: output kept in $run_log"
 timings=()
 
 stage_lint() {
