@@ -7,10 +7,13 @@
 # Scenarios use local images (scripts/setup.sh images) with pre_build_image: true:
 # there is no container registry here.
 #
-# Scenarios run LIFEBOAT_MOLECULE_JOBS at a time (default 3): each has its own containers,
-# networks, published ports (257x1..) and ephemeral folder, and most of a scenario's time is
-# spent waiting (n8n starting, executions draining, the 15 s schedule firing), so running a
-# few side by side on two cores costs little more than running one. Each scenario's output goes
+# Scenarios run LIFEBOAT_MOLECULE_JOBS at a time (default 2): each has its own containers,
+# networks, published ports (257x1..) and ephemeral folder, and much of a scenario's time is
+# spent waiting (n8n starting, executions draining, the 15 s schedule firing), so running two
+# side by side on two cores costs little more than running one. Not three: beside the
+# integration stage three kept the load at 11-16, and with one more scenario (load 18-20) two
+# n8n starts took over 7 minutes (2026-11-22: the helper's 420 s readiness wait ran out), so
+# three leave too little headroom. Each scenario's output goes
 # to tests/output/molecule/<name>.log; a failing scenario's tail is printed, and its whole log
 # is kept in $LIFEBOAT_CACHE/logs/molecule-failed/ (the newest 20).
 set -euo pipefail
@@ -28,7 +31,7 @@ if [ ${#scenarios[@]} -eq 0 ]; then
     exit 0
 fi
 
-jobs=${LIFEBOAT_MOLECULE_JOBS:-3}
+jobs=${LIFEBOAT_MOLECULE_JOBS:-2}
 logs=$LIFEBOAT_ROOT/tests/output/molecule
 mkdir -p "$logs"
 
