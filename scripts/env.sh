@@ -5,7 +5,9 @@
 # Node, n8n installs, image build roots). It lives outside the checkout so a fresh
 # clone on a warm machine reuses it; delete it to force a cold setup.
 
-LIFEBOAT_ROOT=${LIFEBOAT_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+# Always this file's checkout, never one inherited from the environment: a shell that had sourced
+# another checkout's env.sh ran a clone's `make test` against that other checkout.
+LIFEBOAT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LIFEBOAT_CACHE=${LIFEBOAT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lifeboat-n8n}
 
 # Keyed by the files' contents only, so every clone (CI clones to a fresh path) shares them.
