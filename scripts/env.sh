@@ -13,6 +13,10 @@ LIFEBOAT_CACHE=${LIFEBOAT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lifeboat-n8n}
 # Keyed by the files' contents only, so every clone (CI clones to a fresh path) shares them.
 _lifeboat_hash() { cat "$@" | sha256sum | cut -c1-12; }
 
+# Kept logs (test runs, failed Molecule scenarios) are named by their start time, so the newest
+# sort last: delete all but the newest $2 *.log files in folder $1.
+_lifeboat_keep_newest_logs() { find "$1" -maxdepth 1 -name '*.log' | sort -r | tail -n +"$(($2 + 1))" | xargs -r rm -f; }
+
 LIFEBOAT_PYTHON=${LIFEBOAT_PYTHON:-python3}
 LIFEBOAT_VENV=${LIFEBOAT_VENV:-$LIFEBOAT_CACHE/venvs/$(_lifeboat_hash "$LIFEBOAT_ROOT/requirements.txt")}
 LIFEBOAT_COLLECTIONS=${LIFEBOAT_COLLECTIONS:-$LIFEBOAT_CACHE/collections/$(_lifeboat_hash "$LIFEBOAT_ROOT/requirements.yml")}

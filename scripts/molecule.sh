@@ -86,7 +86,7 @@ for s in "${failed[@]}"; do
 done
 # The newest 20 kept logs are enough to compare failures across runs.
 if [ -d "$kept" ]; then
-    find "$kept" -maxdepth 1 -name '*.log' | sort -r | tail -n +21 | xargs -r rm -f  # names start with the time
+    _lifeboat_keep_newest_logs "$kept" 20
 fi
 if [ ${#failed[@]} -gt 0 ]; then
     echo "molecule: failed scenarios: ${failed[*]} (rerun one with: scripts/molecule.sh ${failed[0]})" >&2

@@ -18,7 +18,7 @@ log() { printf '\n[test %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 # gone afterwards, and shows only the end of the output (the newest 10 runs are kept).
 run_logs=$LIFEBOAT_CACHE/logs/test-runs
 mkdir -p "$run_logs"
-find "$run_logs" -maxdepth 1 -name '*.log' | sort -r | tail -n +10 | xargs -r rm -f  # names start with the time
+_lifeboat_keep_newest_logs "$run_logs" 9  # and this run's makes 10
 run_log=$run_logs/$(date +%Y%m%d-%H%M%S).log
 exec 3>&1
 exec > >(tee -a "$run_log") 2>&1
