@@ -122,3 +122,17 @@ def test_shared_line_names_busy_and_idle_sites():
     assert "postgres/10k measured while other test suites ran" in line and "above 2 when" in line
     assert "sqlite/small, x/1m measured on an otherwise idle machine" in line
     assert "idle" not in report.shared_line({"a": {"load_before": [9.0]}}, 2)
+
+
+def test_a_stopped_export_gives_an_upper_bound_ratio():
+    site = _site("sqlite", "1m", 1.0)
+    site["samples"]["export.entities"] = [1200.0]
+    site["samples"]["col.backup_wall"] = [110.0]
+    site["samples"]["export.entities_cut"] = [1.0]
+    row = next(r for r in report.figure_rows(site) if r[0].startswith("whole backup"))
+    assert row[4] == "> 1200.0 s (stopped)" and row[5] == "< 0.09" and row[7] == "pass"
+    # An upper bound above the goal proves nothing either way.
+    site["samples"]["col.backup_wall"] = [600.0]
+    row = next(r for r in report.figure_rows(site) if r[0].startswith("whole backup"))
+    assert row[5] == "< 0.50" and row[7] == "n/m"
+    assert "> " in report.size_section({"sites": {"sqlite/1m": site}}, "1m")
