@@ -157,7 +157,8 @@ def figure_rows(site: dict[str, Any]) -> list[list[str]]:
 
 def table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _column in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    # GitHub's tables split cells at every bare "|", even inside code spans (a shell pipe).
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -276,6 +277,30 @@ def growth_section(results: dict[str, Any]) -> str:
     ])
 
 
+def variants_section(results: dict[str, Any]) -> str:
+    """Every raw dump variant at every size, side by side: what each codec and format gains as the data grows."""
+    cols = [s for s in SIZE_ORDER if s != "small"]
+    out = ["## Dump variants at every size", "",
+           "Each raw variant's median time, its size, and its time as a share of the baseline dump (`pg_dump -Fc` "
+           "defaults, `sqlite3 .backup`) on the same data; the role's own dump step is the first row.", ""]
+    for db, db_name in DB_NAMES.items():
+        sites = {s["size"]: s for s in results.get("sites", {}).values() if s.get("db") == db and s.get("size") in cols and not s.get("tag")}
+        sizes = [c for c in cols if c in sites]
+        if not sizes:
+            continue
+        baseline = "raw:" + (PG_BASELINE if db == "postgres" else SQLITE_BASELINE)
+        names = sorted({k for c in sizes for k in sites[c].get("samples", {}) if k.startswith("raw:")})
+        rows = []
+        for label, key, size_key in [("the role's dump step", "col.dump_step", "col.database_artifact")] + [("`%s`" % n[4:], n, n) for n in names]:
+            cells = []
+            for c in sizes:
+                value, base = _m(sites[c], key), _m(sites[c], baseline)
+                cells.append("n/m" if value is None else "%s, %s, %s" % (fmt_s(value), fmt_bytes(_size(sites[c], size_key)), fmt_ratio(ratio(value, base))))
+            rows.append([label] + cells)
+        out += ["%s:" % db_name, "", table(["variant"] + ["%s (time, size, vs baseline)" % c for c in sizes], rows), ""]
+    return "\n".join(out) + "\n"
+
+
 def tasks_section(results: dict[str, Any]) -> str:
     """Where the time goes: the slowest tasks of backup.yml and restore.yml at the largest size of each database."""
     out = ["## Where the time goes", ""]
@@ -341,6 +366,7 @@ def render(results: dict[str, Any]) -> str:
         if section:
             parts.append(section)
     parts.append(growth_section(results))
+    parts.append(variants_section(results))
     parts.append(tasks_section(results))
     if FINDINGS.exists():
         parts.append(FINDINGS.read_text())

@@ -136,3 +136,16 @@ def test_a_stopped_export_gives_an_upper_bound_ratio():
     row = next(r for r in report.figure_rows(site) if r[0].startswith("whole backup"))
     assert row[5] == "< 0.50" and row[7] == "n/m"
     assert "> " in report.size_section({"sites": {"sqlite/1m": site}}, "1m")
+
+
+def test_variants_section_lines_up_every_size():
+    results = {"sites": {"postgres/10k": _site("postgres", "10k", 1.0), "postgres/100k": _site("postgres", "100k", 10.0)}}
+    text = report.variants_section(results)
+    assert "| variant | 10k (time, size, vs baseline) | 100k (time, size, vs baseline) |" in text
+    role = next(line for line in text.splitlines() if line.startswith("| the role's dump step"))
+    assert "1.00 s, 47.7 MiB, 0.50" in role and "10.0 s, 47.7 MiB, 0.50" in role
+    assert "SQLite" not in text
+
+
+def test_a_pipe_in_a_cell_does_not_split_it():
+    assert report.table(["what"], [["`a | b`"]]).splitlines()[-1] == "| `a \\| b` |"
