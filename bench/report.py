@@ -67,6 +67,16 @@ def _is_pg(site: dict[str, Any]) -> bool:
     return bool(site.get("db") == "postgres")
 
 
+def _baseline_key(site: dict[str, Any]) -> str:
+    """The samples key of the baseline dump: `pg_dump -Fc` defaults, or `sqlite3 .backup`."""
+    return "raw:" + (PG_BASELINE if _is_pg(site) else SQLITE_BASELINE)
+
+
+def _series(results: dict[str, Any], db: str, sizes: list[str]) -> dict[str, dict[str, Any]]:
+    """One database's untagged sites (a tag marks a run that tried a setting) among ``sizes``, by size."""
+    return {s["size"]: s for s in results.get("sites", {}).values() if s.get("db") == db and s.get("size") in sizes and not s.get("tag")}
+
+
 def _same_format_name(site: dict[str, Any]) -> str:
     if _is_pg(site):
         return "`%s`" % PG_SAME_FORMAT[0]
@@ -81,7 +91,7 @@ def _same_format(site: dict[str, Any]) -> float | None:
 FIGURES = [
     Figure("database dump step", lambda s: _m(s, "col.dump_step"),
            lambda s: "`pg_dump -Fc` defaults" if _is_pg(s) else "`sqlite3 .backup`",
-           lambda s: _m(s, "raw:" + (PG_BASELINE if _is_pg(s) else SQLITE_BASELINE)), Goal("<=", 0.55)),
+           lambda s: _m(s, _baseline_key(s)), Goal("<=", 0.55)),
     Figure("database dump step", lambda s: _m(s, "col.dump_step"), _same_format_name, _same_format, Goal("<=", 1.05)),
     Figure("backup downtime (quiesce to webhooks registered)", lambda s: _m(s, "col.downtime"),
            lambda s: "same-format raw dump + bare stop + start-to-registered", lambda s: _m(s, "bare.cycle"), Goal("<=", 1.15)),
@@ -193,9 +203,8 @@ def size_section(results: dict[str, Any], size: str) -> str:
     out.append("")
     size_rows = []
     for site in sites:
-        base_name = PG_BASELINE if _is_pg(site) else SQLITE_BASELINE
         artifact = _size(site, "col.database_artifact")
-        raw = _size(site, "raw:" + base_name)
+        raw = _size(site, _baseline_key(site))
         size_rows.append([
             db_label(site), fmt_bytes(artifact), fmt_bytes(raw), fmt_ratio(ratio(artifact, raw)),
             fmt_bytes(_size(site, "raw:pg_dump -Fp (uncompressed)")) if _is_pg(site) else "-",
@@ -217,7 +226,7 @@ def detail_section(sites: list[dict[str, Any]]) -> str:
     rows = []
     for site in sites:
         db = db_label(site)
-        base = _m(site, "raw:" + (PG_BASELINE if _is_pg(site) else SQLITE_BASELINE))
+        base = _m(site, _baseline_key(site))
         for name in sorted(k for k in site.get("samples", {}) if k.startswith("raw:")):
             value = _m(site, name)
             rows.append([db, "`%s`" % name[4:], fmt_s(value) + _spread_note(site, name), fmt_bytes(_size(site, name)), fmt_ratio(ratio(value, base))])
@@ -240,7 +249,7 @@ def growth_section(results: dict[str, Any]) -> str:
     cols = [s for s in SIZE_ORDER if s != "small"]
     rows = []
     for db, db_name in DB_NAMES.items():
-        sites = {s["size"]: s for s in results.get("sites", {}).values() if s.get("db") == db and s.get("size") in cols and not s.get("tag")}
+        sites = _series(results, db, cols)
         sizes = [s for s in cols if s in sites]
         if len(sizes) < 2:
             continue
@@ -248,7 +257,7 @@ def growth_section(results: dict[str, Any]) -> str:
         metrics: list[tuple[str, Callable[[dict[str, Any]], float | None], Callable[[float | None], str]]] = [
             ("database size", lambda s: s.get("db_bytes"), fmt_bytes),
             ("dump step", lambda s: _m(s, "col.dump_step"), fmt_s),
-            ("raw baseline dump", lambda s: _m(s, "raw:" + (PG_BASELINE if _is_pg(s) else SQLITE_BASELINE)), fmt_s),
+            ("raw baseline dump", lambda s: _m(s, _baseline_key(s)), fmt_s),
             ("backup downtime", lambda s: _m(s, "col.downtime"), fmt_s),
             ("whole backup", lambda s: _m(s, "col.backup_wall"), fmt_s),
             ("n8n export:entities", lambda s: _m(s, "export.entities"), fmt_s),
@@ -284,17 +293,16 @@ def variants_section(results: dict[str, Any]) -> str:
            "Each raw variant's median time, its size, and its time as a share of the baseline dump (`pg_dump -Fc` "
            "defaults, `sqlite3 .backup`) on the same data; the role's own dump step is the first row.", ""]
     for db, db_name in DB_NAMES.items():
-        sites = {s["size"]: s for s in results.get("sites", {}).values() if s.get("db") == db and s.get("size") in cols and not s.get("tag")}
+        sites = _series(results, db, cols)
         sizes = [c for c in cols if c in sites]
         if not sizes:
             continue
-        baseline = "raw:" + (PG_BASELINE if db == "postgres" else SQLITE_BASELINE)
         names = sorted({k for c in sizes for k in sites[c].get("samples", {}) if k.startswith("raw:")})
         rows = []
         for label, key, size_key in [("the role's dump step", "col.dump_step", "col.database_artifact")] + [("`%s`" % n[4:], n, n) for n in names]:
             cells = []
             for c in sizes:
-                value, base = _m(sites[c], key), _m(sites[c], baseline)
+                value, base = _m(sites[c], key), _m(sites[c], _baseline_key(sites[c]))
                 cells.append("n/m" if value is None else "%s, %s, %s" % (fmt_s(value), fmt_bytes(_size(sites[c], size_key)), fmt_ratio(ratio(value, base))))
             rows.append([label] + cells)
         out += ["%s:" % db_name, "", table(["variant"] + ["%s (time, size, vs baseline)" % c for c in sizes], rows), ""]
