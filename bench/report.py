@@ -42,6 +42,11 @@ def export_cut(site: dict[str, Any]) -> bool:
     return bool(site.get("samples", {}).get("export.entities_cut"))
 
 
+def _exact(site: dict[str, Any]) -> bool:
+    """For figures whose value is always measured to the end (never a lower bound)."""
+    return False
+
+
 @dataclass(frozen=True)
 class Figure:
     name: str
@@ -254,24 +259,28 @@ def growth_section(results: dict[str, Any]) -> str:
         if len(sizes) < 2:
             continue
         data = growth(sites[sizes[0]].get("db_bytes"), sites[sizes[-1]].get("db_bytes"))
-        metrics: list[tuple[str, Callable[[dict[str, Any]], float | None], Callable[[float | None], str]]] = [
-            ("database size", lambda s: s.get("db_bytes"), fmt_bytes),
-            ("dump step", lambda s: _m(s, "col.dump_step"), fmt_s),
-            ("raw baseline dump", lambda s: _m(s, _baseline_key(s)), fmt_s),
-            ("backup downtime", lambda s: _m(s, "col.downtime"), fmt_s),
-            ("whole backup", lambda s: _m(s, "col.backup_wall"), fmt_s),
-            ("n8n export:entities", lambda s: _m(s, "export.entities"), fmt_s),
-            ("restore to registered", lambda s: _m(s, "col.restore_registered"), fmt_s),
-            ("peak RSS Ansible", lambda s: _m(s, "mem.backup_ansible_mb"), fmt_mb),
-            ("peak RSS dump process", lambda s: _m(s, "mem.backup_dump_mb"), fmt_mb),
+        # (label, value, format, whether a site's value is only a lower bound)
+        metrics: list[tuple[str, Callable[[dict[str, Any]], float | None], Callable[[float | None], str], Callable[[dict[str, Any]], bool]]] = [
+            ("database size", lambda s: s.get("db_bytes"), fmt_bytes, _exact),
+            ("dump step", lambda s: _m(s, "col.dump_step"), fmt_s, _exact),
+            ("raw baseline dump", lambda s: _m(s, _baseline_key(s)), fmt_s, _exact),
+            ("backup downtime", lambda s: _m(s, "col.downtime"), fmt_s, _exact),
+            ("whole backup", lambda s: _m(s, "col.backup_wall"), fmt_s, _exact),
+            ("n8n export:entities", lambda s: _m(s, "export.entities"), fmt_s, export_cut),
+            ("restore to registered", lambda s: _m(s, "col.restore_registered"), fmt_s, _exact),
+            ("peak RSS Ansible", lambda s: _m(s, "mem.backup_ansible_mb"), fmt_mb, _exact),
+            ("peak RSS dump process", lambda s: _m(s, "mem.backup_dump_mb"), fmt_mb, _exact),
         ]
-        for label, get, fmt in metrics:
-            values = {s: get(sites[s]) for s in sizes}
-            grown = growth(values[sizes[0]], values[sizes[-1]])
-            cells = [("> " if label.startswith("n8n export") and export_cut(sites[c]) else "") + fmt(values[c]) if c in values else "n/m"
-                     for c in cols]
-            rows.append([db_name, label] + cells
-                        + ["%s -> %s" % (sizes[0], sizes[-1]), fmt_ratio(grown), fmt_ratio(scaling(grown, data))])
+        first, last = sites[sizes[0]], sites[sizes[-1]]
+        for label, get, fmt, lower_bound in metrics:
+            cells = [("> " if lower_bound(sites[c]) else "") + fmt(get(sites[c])) if c in sites else "n/m" for c in cols]
+            grown = growth(get(first), get(last))
+            grown_text, per_data_text = fmt_ratio(grown), fmt_ratio(scaling(grown, data))
+            if lower_bound(first):
+                grown_text = per_data_text = "n/m"  # a lower bound at the start bounds the growth neither way
+            elif lower_bound(last):
+                grown_text, per_data_text = "> " + grown_text, "> " + per_data_text
+            rows.append([db_name, label] + cells + ["%s -> %s" % (sizes[0], sizes[-1]), grown_text, per_data_text])
     if not rows:
         return ""
     return "\n".join([
@@ -279,7 +288,7 @@ def growth_section(results: dict[str, Any]) -> str:
         "",
         "Growth of each figure divided by the growth of the database: 1.00 is linear, below 1 fixed costs "
         "(Ansible, n8n start) still dominate, above 1 worse than linear. `>`: n8n's export was stopped at the "
-        "runner's time limit, so its time is a lower bound.",
+        "runner's time limit, so its time and its growth are lower bounds.",
         "",
         table(["db", "figure"] + cols + ["from -> to", "growth", "per data growth"], rows),
         "",

@@ -149,3 +149,13 @@ def test_variants_section_lines_up_every_size():
 
 def test_a_pipe_in_a_cell_does_not_split_it():
     assert report.table(["what"], [["`a | b`"]]).splitlines()[-1] == "| `a \\| b` |"
+
+
+def test_a_stopped_export_makes_its_growth_a_lower_bound():
+    stopped = _site("sqlite", "1m", 100.0)
+    stopped["samples"]["export.entities_cut"] = [1.0]
+    results = {"sites": {"sqlite/10k": _site("sqlite", "10k", 1.0), "sqlite/1m": stopped}}
+    row = next(line for line in report.growth_section(results).splitlines() if "n8n export" in line)
+    assert row == "| SQLite | n8n export:entities | 100.0 s | n/m | > 10000.0 s | 10k -> 1m | > 100.00 | > 1.00 |"
+    dump = next(line for line in report.growth_section(results).splitlines() if "| dump step" in line)
+    assert "| > " not in dump
