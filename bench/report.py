@@ -42,8 +42,8 @@ def export_cut(site: dict[str, Any]) -> bool:
     return bool(site.get("samples", {}).get("export.entities_cut"))
 
 
-def _exact(site: dict[str, Any]) -> bool:
-    """For figures whose value is always measured to the end (never a lower bound)."""
+def never_cut(site: dict[str, Any]) -> bool:
+    """For values always measured to the end (never a lower bound)."""
     return False
 
 
@@ -59,7 +59,7 @@ class Figure:
     note: Callable[[dict[str, Any]], str] = lambda s: ""
     sizes: tuple[str, ...] = tuple(SIZE_ORDER)
     # The baseline was stopped at a time limit: its median is a lower bound, the ratio an upper bound.
-    baseline_cut: Callable[[dict[str, Any]], bool] = lambda s: False
+    baseline_cut: Callable[[dict[str, Any]], bool] = never_cut
 
 
 def db_label(site: dict[str, Any]) -> str:
@@ -261,15 +261,15 @@ def growth_section(results: dict[str, Any]) -> str:
         data = growth(sites[sizes[0]].get("db_bytes"), sites[sizes[-1]].get("db_bytes"))
         # (label, value, format, whether a site's value is only a lower bound)
         metrics: list[tuple[str, Callable[[dict[str, Any]], float | None], Callable[[float | None], str], Callable[[dict[str, Any]], bool]]] = [
-            ("database size", lambda s: s.get("db_bytes"), fmt_bytes, _exact),
-            ("dump step", lambda s: _m(s, "col.dump_step"), fmt_s, _exact),
-            ("raw baseline dump", lambda s: _m(s, _baseline_key(s)), fmt_s, _exact),
-            ("backup downtime", lambda s: _m(s, "col.downtime"), fmt_s, _exact),
-            ("whole backup", lambda s: _m(s, "col.backup_wall"), fmt_s, _exact),
+            ("database size", lambda s: s.get("db_bytes"), fmt_bytes, never_cut),
+            ("dump step", lambda s: _m(s, "col.dump_step"), fmt_s, never_cut),
+            ("raw baseline dump", lambda s: _m(s, _baseline_key(s)), fmt_s, never_cut),
+            ("backup downtime", lambda s: _m(s, "col.downtime"), fmt_s, never_cut),
+            ("whole backup", lambda s: _m(s, "col.backup_wall"), fmt_s, never_cut),
             ("n8n export:entities", lambda s: _m(s, "export.entities"), fmt_s, export_cut),
-            ("restore to registered", lambda s: _m(s, "col.restore_registered"), fmt_s, _exact),
-            ("peak RSS Ansible", lambda s: _m(s, "mem.backup_ansible_mb"), fmt_mb, _exact),
-            ("peak RSS dump process", lambda s: _m(s, "mem.backup_dump_mb"), fmt_mb, _exact),
+            ("restore to registered", lambda s: _m(s, "col.restore_registered"), fmt_s, never_cut),
+            ("peak RSS Ansible", lambda s: _m(s, "mem.backup_ansible_mb"), fmt_mb, never_cut),
+            ("peak RSS dump process", lambda s: _m(s, "mem.backup_dump_mb"), fmt_mb, never_cut),
         ]
         first, last = sites[sizes[0]], sites[sizes[-1]]
         for label, get, fmt, lower_bound in metrics:
