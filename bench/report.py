@@ -14,8 +14,7 @@ DB_NAMES = {"postgres": "PostgreSQL", "sqlite": "SQLite"}
 PG_BASELINE = "pg_dump -Fc (defaults, gzip 6)"
 PG_SAME_FORMAT = ("pg_dump -Fc -Z1 (the role's options)",)
 SQLITE_BASELINE = "sqlite3 .backup"
-# Tools producing the same artifact as the role (one consistent, uncompressed SQLite file).
-SQLITE_SAME_FORMAT = ("sqlite3 .backup", "Python backup API (pages=-1)", "VACUUM INTO", "cp (n8n stopped, WAL checkpointed)")
+SQLITE_SAME_FORMAT = ("sqlite3 .backup", "Python backup API (pages=-1)", "VACUUM INTO")
 FINDINGS = Path(__file__).resolve().parent / "findings.md"
 
 
@@ -86,7 +85,7 @@ def _series(results: dict[str, Any], db: str, sizes: list[str]) -> dict[str, dic
 def _same_format_name(site: dict[str, Any]) -> str:
     if _is_pg(site):
         return "`%s`" % PG_SAME_FORMAT[0]
-    return "fastest of `.backup`, backup API, `VACUUM INTO`, checkpoint + `cp`"
+    return "fastest of `.backup`, backup API, `VACUUM INTO`"
 
 
 def _same_format(site: dict[str, Any]) -> float | None:

@@ -24,15 +24,6 @@ mode (SQLite does this even as root); they are harmless and n8n uses them at its
 
 On a rollback-journal database (n8n 1.x) the one-step backup holds a shared lock for its whole
 duration, during which n8n's writes wait: quiesce n8n first, or pass ``pages`` to copy in steps.
-
-``method="locked_copy"`` is for a stopped n8n, where the backup API's page-by-page copy is the
-slowest way to copy a file (2.5x a plain copy at 1M executions): it checkpoints the WAL into the
-database file, takes SQLite's write lock so nothing can change the file, and copies its bytes
-while hashing them. ``PRAGMA integrity_check`` reads the same frozen file in a second thread at the
-same time. The copy differs from what was checked only in the two journal-mode bytes of the header,
-which are set to the rollback journal (what ``PRAGMA journal_mode = DELETE`` writes), so later
-readers leave no ``-wal``/``-shm`` beside the artifact. Writers wait for the lock while the copy runs,
-which is why it is only for a quiesced n8n.
 """
 
 from __future__ import absolute_import, annotations, division, print_function
@@ -44,19 +35,13 @@ import shutil
 import sqlite3
 import threading
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 from urllib.parse import quote
 
 __metaclass__ = type
 
 PARTIAL_SUFFIX = ".partial"
-METHODS = ("backup_api", "locked_copy")
 _CHUNK = 4 * 1024 * 1024
-# A writer slipping in between the checkpoint and the lock leaves frames in the WAL; try again.
-_FREEZE_ATTEMPTS = 5
-_JOURNAL_MODE_BYTES = slice(18, 20)
-_WAL_HEADER = b"\x02\x02"
-_ROLLBACK_HEADER = b"\x01\x01"
 _SQLITE_FULL = 13
 _MIB = 1024.0 * 1024.0
 
@@ -154,45 +139,6 @@ def _integrity(path: str) -> str:
     return "ok" if rows == ["ok"] else "; ".join(rows)
 
 
-class _LockedIntegrityCheck(threading.Thread):
-    """PRAGMA integrity_check of a database another connection holds frozen, in a background thread.
-
-    The sqlite3 module releases the GIL while SQLite works, so the check and the copy use both
-    cores. Opened read-only and through SQLite's locks, unlike :func:`_integrity`: the source is
-    n8n's own file.
-    """
-
-    def __init__(self, path: str) -> None:
-        super().__init__(name="lifeboat-integrity", daemon=True)
-        self.conn = sqlite3.connect(_uri(path, mode="ro"), uri=True, timeout=60, check_same_thread=False)
-        self.result: Optional[str] = None
-        self.error: Optional[BaseException] = None
-
-    def run(self) -> None:
-        try:
-            rows = [str(row[0]) for row in self.conn.execute("PRAGMA integrity_check(20)").fetchall()]
-            self.result = "ok" if rows == ["ok"] else "; ".join(rows)
-        except BaseException as exc:  # reported by the caller
-            self.error = exc
-        finally:
-            self.conn.close()
-
-    def outcome(self) -> str:
-        """Wait for the check; its result, or its error raised."""
-        self.join()
-        if self.error is not None:
-            raise self.error
-        return str(self.result)
-
-    def cancel(self) -> None:
-        """Stop the check (the copy failed) and wait for its thread; its outcome no longer matters."""
-        try:
-            self.conn.interrupt()
-        except sqlite3.ProgrammingError:  # already closed: it has finished
-            pass
-        self.join()
-
-
 def source_info(src: str) -> dict[str, Any]:
     """Page size, page count and journal mode of a database, without changing anything on disk."""
     if not os.path.isfile(src):
@@ -210,7 +156,7 @@ def source_info(src: str) -> dict[str, Any]:
     return {"size": size, "page_size": page_size, "journal_mode": "wal" if wal else "rollback", "wal_size": wal_size}
 
 
-def _check_arguments(src: str, dest: str, pages: int, method: str) -> None:
+def _check_arguments(src: str, dest: str, pages: int) -> None:
     if not os.path.isfile(src):
         raise SqliteBackupError("Cannot back up %s: no such file. Give the path of n8n's database.sqlite" % src)
     folder = os.path.dirname(dest)
@@ -220,8 +166,6 @@ def _check_arguments(src: str, dest: str, pages: int, method: str) -> None:
         raise SqliteBackupError("Cannot back up %s onto itself (dest %s): choose another dest" % (src, dest))
     if pages == 0 or pages < -1:
         raise SqliteBackupError("Cannot back up %s: pages must be -1 (all at once) or a positive number, not %s" % (src, pages))
-    if method not in METHODS:
-        raise SqliteBackupError("Cannot back up %s: method must be one of %s, not %r" % (src, ", ".join(METHODS), method))
 
 
 def _create_private(path: str, mode: int) -> None:
@@ -276,160 +220,49 @@ def _verify(src: str, partial: str, integrity_check: bool) -> tuple[str, str]:
     return integrity, str(hasher.digest)
 
 
-def _wal_size(src: str) -> int:
-    try:
-        return os.path.getsize(src + "-wal")
-    except FileNotFoundError:
-        return 0
-
-
-def _freeze(conn: sqlite3.Connection, src: str) -> None:
-    """Checkpoint the WAL into the database file and hold the write lock with the WAL empty.
-
-    Under the write lock nobody can commit, and with an empty WAL no checkpoint has anything to
-    write: the database file is complete and cannot change until the transaction ends. On a
-    rollback-journal database the checkpoint does nothing and the first read rolls back a hot
-    journal left by a crashed writer.
-    """
-    for _attempt in range(_FREEZE_ATTEMPTS):
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        if _wal_size(src) == 0:
-            return
-        conn.execute("ROLLBACK")
-        time.sleep(0.2)
-    raise SqliteBackupError(
-        "Cannot back up %s with method locked_copy: other processes keep writing to it, so its WAL never stays empty. "
-        "Stop n8n first (quiesce), or use method backup_api, which copies a live database" % src
-    )
-
-
-def _write_all(target: Any, chunk: memoryview) -> None:
-    while chunk:
-        written = target.write(chunk)
-        chunk = chunk[written:]
-
-
-def _copy_frozen(src: str, partial: str, mode: int, length: int) -> str:
-    """Copy the first ``length`` bytes of the frozen ``src`` into a new ``partial``; their SHA-256.
-
-    The bytes are hashed as they are written, so the checksum needs no second read. The header's
-    journal-mode bytes become the rollback journal's, as ``PRAGMA journal_mode = DELETE`` would
-    write them: the copy is then one self-contained file (see :func:`_copy`).
-    """
-    _remove_partial(partial)
-    _create_private(partial, mode)
-    sha = hashlib.sha256()
-    buffer = bytearray(_CHUNK)
-    view = memoryview(buffer)
-    offset = 0
-    with open(src, "rb", buffering=0) as source, open(partial, "r+b", buffering=0) as target:
-        while offset < length:
-            count = source.readinto(view[: min(_CHUNK, length - offset)])
-            if not count:
-                raise SqliteBackupError("Cannot back up %s: the file ends at byte %d, before its last page (%d)" % (src, offset, length))
-            if offset < _JOURNAL_MODE_BYTES.stop:
-                if count < _JOURNAL_MODE_BYTES.stop:
-                    raise SqliteBackupError("Cannot back up %s: a short read of its header" % src)
-                if bytes(buffer[_JOURNAL_MODE_BYTES]) == _WAL_HEADER:
-                    buffer[_JOURNAL_MODE_BYTES] = _ROLLBACK_HEADER
-            chunk = view[:count]
-            sha.update(chunk)
-            _write_all(target, chunk)
-            offset += count
-        os.fsync(target.fileno())
-    return sha.hexdigest()
-
-
-def _locked_copy(src: str, partial: str, *, mode: int, integrity_check: bool, reserve: Callable[[int], None]) -> tuple[int, str, str]:
-    """(pages, integrity, sha256) of a byte copy of the frozen database; see the module docstring."""
-    conn = sqlite3.connect(_uri(src, mode="rw"), uri=True, timeout=60, isolation_level=None)
-    checker: Optional[_LockedIntegrityCheck] = None
-    try:
-        conn.execute("PRAGMA busy_timeout = 60000")
-        _freeze(conn, src)
-        page_size, page_count = (int(conn.execute(q).fetchone()[0]) for q in ("PRAGMA page_size", "PRAGMA page_count"))
-        reserve(page_size * page_count)
-        if integrity_check:
-            checker = _LockedIntegrityCheck(src)
-            checker.start()
-        try:
-            sha256 = _copy_frozen(src, partial, mode, page_size * page_count)
-        except BaseException:
-            if checker is not None:
-                checker.cancel()
-            raise
-        integrity = checker.outcome() if checker is not None else "skipped"
-    finally:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        conn.close()
-    if integrity not in ("skipped", "ok"):
-        raise SqliteBackupError(
-            "Cannot back up %s: it fails PRAGMA integrity_check (%s). Check it with "
-            "`sqlite3 %s 'PRAGMA integrity_check'` and restore an earlier backup if it is damaged" % (src, integrity[:500], src)
-        )
-    return page_count, integrity, sha256
-
-
-def _backup_api_copy(src: str, partial: str, *, mode: int, pages: int, integrity_check: bool, reserve: Callable[[int], None]) -> tuple[int, str, str]:
-    """(pages, integrity, sha256) of a backup-API copy of the live database; see the module docstring."""
-    source = sqlite3.connect(_uri(src, mode="ro"), uri=True, timeout=60)
-    try:
-        source.execute("PRAGMA busy_timeout = 60000")
-        page_size, page_count = (int(source.execute(q).fetchone()[0]) for q in ("PRAGMA page_size", "PRAGMA page_count"))
-        reserve(page_size * page_count)
-        copied = _copy(source, partial, mode, pages)
-    finally:
-        source.close()
-    integrity, sha256 = _verify(src, partial, integrity_check)
-    return copied, integrity, sha256
-
-
 def backup_sqlite(
     src: str,
     dest: str,
-    *,
     mode: int = 0o600,
     pages: int = -1,
     integrity_check: bool = True,
-    method: str = "backup_api",
 ) -> dict[str, Any]:
-    """Copy the database ``src`` to ``dest`` consistently; see the module docstring.
+    """Copy the live database ``src`` to ``dest`` consistently; see the module docstring.
 
-    ``method`` is ``backup_api`` (a live database) or ``locked_copy`` (n8n stopped; ``pages`` is
-    then unused). Returns ``{"dest", "size", "sha256", "integrity", "duration_s", "pages",
-    "journal_mode", "method"}``; ``integrity`` is ``"ok"`` or ``"skipped"`` (a failed check raises),
-    ``pages`` the page count of the copy, ``journal_mode`` the source's (``wal`` or ``rollback``).
+    Returns ``{"dest", "size", "sha256", "integrity", "duration_s", "pages", "journal_mode"}``;
+    ``integrity`` is ``"ok"`` or ``"skipped"`` (a failed check raises), ``pages`` the page count of
+    the copy, ``journal_mode`` the source's (``wal`` or ``rollback``).
     """
     started = time.monotonic()
     src = os.path.abspath(src)
     dest = os.path.abspath(dest)
-    _check_arguments(src, dest, pages, method)
+    _check_arguments(src, dest, pages)
     info = source_info(src)
     folder = os.path.dirname(dest)
     partial = dest + PARTIAL_SUFFIX
-    needed: list[Optional[int]] = [info["size"] + info["wal_size"]]
-
-    def reserve(nbytes: int) -> None:
-        needed[0] = nbytes
-        free = _free_bytes(folder)
-        if free is not None and free < nbytes:
-            raise OSError(errno.ENOSPC, "not enough free space")
-
+    needed: Optional[int] = info["size"] + info["wal_size"]
+    source: Optional[sqlite3.Connection] = None
     try:
-        if method == "locked_copy":
-            copied, integrity, sha256 = _locked_copy(src, partial, mode=mode, integrity_check=integrity_check, reserve=reserve)
-        else:
-            copied, integrity, sha256 = _backup_api_copy(src, partial, mode=mode, pages=pages, integrity_check=integrity_check, reserve=reserve)
+        source = sqlite3.connect(_uri(src, mode="ro"), uri=True, timeout=60)
+        source.execute("PRAGMA busy_timeout = 60000")
+        page_size, page_count = (int(source.execute(q).fetchone()[0]) for q in ("PRAGMA page_size", "PRAGMA page_count"))
+        needed = page_size * page_count
+        free = _free_bytes(folder)
+        if free is not None and free < needed:
+            raise OSError(errno.ENOSPC, "not enough free space")
+        copied = _copy(source, partial, mode, pages)
+        source.close()
+        source = None
+        integrity, sha256 = _verify(src, partial, integrity_check)
         size = os.path.getsize(partial)
         os.replace(partial, dest)
         _fsync_path(folder, directory=True)
     except BaseException as exc:
+        if source is not None:
+            source.close()
         _remove_partial(partial)
         if _is_disk_full(exc):
-            raise SqliteBackupError(_disk_full_message(src, dest, needed[0])) from exc
+            raise SqliteBackupError(_disk_full_message(src, dest, needed)) from exc
         if isinstance(exc, SqliteBackupError):
             raise
         if isinstance(exc, (sqlite3.Error, OSError)):
@@ -443,5 +276,4 @@ def backup_sqlite(
         "duration_s": round(time.monotonic() - started, 3),
         "pages": copied,
         "journal_mode": info["journal_mode"],
-        "method": method,
     }

@@ -21,10 +21,6 @@ description:
     C(PRAGMA integrity_check), fsynced, and only then renamed to O(dest). On any failure,
     including a full file system, the partial file is removed and the message names the
     destination and its free space.
-  - With O(method=locked_copy), for an n8n that is stopped, it instead checkpoints the write-ahead
-    log into the database file, holds SQLite's write lock, and copies the file's bytes while hashing
-    them; C(PRAGMA integrity_check) reads the same locked file at the same time. This is several
-    times faster than the backup API on a large database, but writers wait for the whole copy.
   - Returns the SHA-256 of the copy, for manifests.
 author:
   - lifeboat.n8n maintainers (@lifeboat)
@@ -55,29 +51,12 @@ options:
     type: str
     default: '0600'
   integrity_check:
-    description:
-      - Run C(PRAGMA integrity_check) before renaming the copy into place.
-      - With O(method=backup_api) it checks the copy. With O(method=locked_copy) it checks the locked
-        source while the copy is made, whose bytes are the copy's but for the journal-mode header bytes.
+    description: Run C(PRAGMA integrity_check) on the copy before renaming it into place.
     type: bool
     default: true
-  method:
-    description:
-      - V(backup_api) copies a live database page by page with SQLite's online backup API, from a
-        read-only connection; n8n may keep writing.
-      - V(locked_copy) is for a quiesced n8n. It opens the database read-write, checkpoints the WAL
-        into the database file, takes the write lock, and copies the file while hashing it. n8n's
-        writes would wait for the lock, so stop n8n first. It fails, and changes nothing but the
-        checkpoint, when writers keep adding to the WAL.
-    type: str
-    choices: [backup_api, locked_copy]
-    default: backup_api
-    version_added: 0.2.0
 notes:
   - On n8n 1.x (rollback journal, not WAL) the copy holds a read lock for its duration, which
     makes n8n's writes wait; quiesce n8n first (see M(lifeboat.n8n.n8n_executions)).
-  - Both methods write a copy in rollback-journal mode, so that reading the artifact later leaves
-    no C(-wal) or C(-shm) file beside it; n8n turns WAL on again when it opens a restored copy.
   - Opening a database read-only when its C(-wal) and C(-shm) files do not exist (n8n stopped)
     creates them, empty, with the database file's owner and mode; n8n uses them at its next start.
 seealso:
@@ -92,11 +71,6 @@ EXAMPLES = r"""
     dest: /var/backups/n8n/database-{{ ansible_date_time.iso8601_basic_short }}.sqlite
   register: copy
 
-- name: Copy the database of a stopped n8n, the fast way
-  lifeboat.n8n.n8n_sqlite_backup:
-    src: /home/n8n/.n8n/database.sqlite
-    dest: /var/backups/n8n/database.sqlite
-    method: locked_copy
 - name: Record the checksum in the manifest
   ansible.builtin.set_fact:
     n8n_backup_manifest: "{{ n8n_backup_manifest | combine({'database': {'sha256': copy.sha256, 'size': copy.size}}) }}"
@@ -138,12 +112,6 @@ journal_mode:
   returned: always
   type: str
   sample: wal
-method:
-  description: The method used, as given in O(method).
-  returned: always
-  type: str
-  sample: locked_copy
-  version_added: 0.2.0
 """
 
 import traceback
@@ -163,7 +131,6 @@ def main():
             dest=dict(type="path", required=True),
             mode=dict(type="str", default="0600"),
             integrity_check=dict(type="bool", default=True),
-            method=dict(type="str", default="backup_api", choices=["backup_api", "locked_copy"]),
         ),
         supports_check_mode=True,
     )
@@ -186,11 +153,8 @@ def main():
                 duration_s=0.0,
                 pages=None,
                 journal_mode=info["journal_mode"],
-                method=params["method"],
             )
-        result = backup_sqlite(
-            params["src"], params["dest"], mode=mode, integrity_check=params["integrity_check"], method=params["method"]
-        )
+        result = backup_sqlite(params["src"], params["dest"], mode=mode, integrity_check=params["integrity_check"])
     except (SqliteBackupError, OSError) as exc:
         module.fail_json(msg=str(exc), exception=traceback.format_exc())
     module.exit_json(changed=True, **result)

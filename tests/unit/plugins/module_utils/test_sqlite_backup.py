@@ -97,14 +97,13 @@ def test_copy_under_concurrent_writes_is_a_consistent_snapshot(tmp_path: Path) -
     assert count(tmp_path / "copy2.sqlite") >= count(tmp_path / "copy0.sqlite") >= 20000
 
 
-@pytest.mark.parametrize("method", sb.METHODS)
 @pytest.mark.parametrize("mode", [0o600, 0o640, 0o400])
-def test_mode_is_applied_whatever_the_umask(tmp_path: Path, mode: int, method: str) -> None:
+def test_mode_is_applied_whatever_the_umask(tmp_path: Path, mode: int) -> None:
     src = tmp_path / "database.sqlite"
     make_wal_db(src, rows=10).close()
     old = os.umask(0o077)
     try:
-        sb.backup_sqlite(str(src), str(tmp_path / "copy.sqlite"), mode=mode, method=method)
+        sb.backup_sqlite(str(src), str(tmp_path / "copy.sqlite"), mode=mode)
     finally:
         os.umask(old)
     assert ((tmp_path / "copy.sqlite").stat().st_mode & 0o777) == mode
@@ -118,28 +117,24 @@ def test_options_stepped_pages_and_no_integrity_check(tmp_path: Path) -> None:
     assert count(tmp_path / "copy.sqlite") == 500
 
 
-@pytest.mark.parametrize("method", sb.METHODS)
-def test_existing_dest_is_replaced_and_stale_partial_removed(tmp_path: Path, method: str) -> None:
+def test_existing_dest_is_replaced_and_stale_partial_removed(tmp_path: Path) -> None:
     src = tmp_path / "database.sqlite"
     make_wal_db(src, rows=10).close()
     (tmp_path / "copy.sqlite").write_text("old backup")
     (tmp_path / "copy.sqlite.partial").write_text("crashed run")
-    sb.backup_sqlite(str(src), str(tmp_path / "copy.sqlite"), method=method)
+    sb.backup_sqlite(str(src), str(tmp_path / "copy.sqlite"))
     assert count(tmp_path / "copy.sqlite") == 10
     assert not (tmp_path / "copy.sqlite.partial").exists()
 
 
-@pytest.mark.parametrize("method", sb.METHODS)
-def test_rollback_journal_database(tmp_path: Path, method: str) -> None:
+def test_rollback_journal_database(tmp_path: Path) -> None:
     src = tmp_path / "database.sqlite"
-    with closing(sqlite3.connect(src)) as conn, conn:  # n8n 1.x: journal_mode=delete
+    with sqlite3.connect(src) as conn:  # n8n 1.x: journal_mode=delete
         conn.execute("CREATE TABLE workflow_entity (id INTEGER PRIMARY KEY, name TEXT, nodes TEXT)")
         conn.execute("INSERT INTO workflow_entity (name) VALUES ('x')")
-    result = sb.backup_sqlite(str(src), str(tmp_path / "copy.sqlite"), method=method)
+    result = sb.backup_sqlite(str(src), str(tmp_path / "copy.sqlite"))
     assert result["journal_mode"] == "rollback"
-    assert result["integrity"] == "ok"
     assert count(tmp_path / "copy.sqlite") == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.sqlite", "database.sqlite"]
 
 
 @pytest.mark.parametrize(
@@ -151,15 +146,13 @@ def test_rollback_journal_database(tmp_path: Path, method: str) -> None:
         ("database.sqlite", "database.sqlite-wal", -1, "onto itself"),
         ("notes.txt", "copy.sqlite", -1, "not a SQLite database"),
         ("database.sqlite", "copy.sqlite", 0, "pages must be"),
-        ("database.sqlite", "copy.sqlite", "rsync", "method must be one of backup_api, locked_copy, not 'rsync'"),
     ],
 )
-def test_refusals(tmp_path: Path, src: str, dest: str, pages: int | str, match: str) -> None:
+def test_refusals(tmp_path: Path, src: str, dest: str, pages: int, match: str) -> None:
     make_wal_db(tmp_path / "database.sqlite", rows=1).close()
     (tmp_path / "notes.txt").write_text("hello " * 50)
-    options: dict[str, Any] = {"method": pages} if isinstance(pages, str) else {"pages": pages}
     with pytest.raises(sb.SqliteBackupError, match=match):
-        sb.backup_sqlite(str(tmp_path / src), str(tmp_path / dest), **options)
+        sb.backup_sqlite(str(tmp_path / src), str(tmp_path / dest), pages=pages)
     assert not (tmp_path / "copy.sqlite").exists()
 
 
@@ -171,12 +164,11 @@ def _assert_disk_full_message(exc: BaseException, tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir() if "copy" in p.name] == []
 
 
-@pytest.mark.parametrize("method", sb.METHODS)
-def test_not_enough_space_is_refused_before_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str) -> None:
+def test_not_enough_space_is_refused_before_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     make_wal_db(tmp_path / "database.sqlite", rows=100).close()
     monkeypatch.setattr(sb.shutil, "disk_usage", lambda _path: DiskUsage(10**9, 10**9, 4096))
     with pytest.raises(sb.SqliteBackupError) as caught:
-        sb.backup_sqlite(str(tmp_path / "database.sqlite"), str(tmp_path / "copy.sqlite"), method=method)
+        sb.backup_sqlite(str(tmp_path / "database.sqlite"), str(tmp_path / "copy.sqlite"))
     _assert_disk_full_message(caught.value, tmp_path)
     assert "(0.0 MiB free" in str(caught.value)
 
@@ -197,8 +189,7 @@ def test_disk_full_while_copying_removes_the_partial(tmp_path: Path, monkeypatch
     _assert_disk_full_message(caught.value, tmp_path)
 
 
-@pytest.mark.parametrize("method", sb.METHODS)
-def test_enospc_from_fsync_removes_the_partial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str) -> None:
+def test_enospc_from_fsync_removes_the_partial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     make_wal_db(tmp_path / "database.sqlite", rows=10).close()
 
     def fsync(_fd: int) -> None:
@@ -206,7 +197,7 @@ def test_enospc_from_fsync_removes_the_partial(tmp_path: Path, monkeypatch: pyte
 
     monkeypatch.setattr(sb.os, "fsync", fsync)
     with pytest.raises(sb.SqliteBackupError) as caught:
-        sb.backup_sqlite(str(tmp_path / "database.sqlite"), str(tmp_path / "copy.sqlite"), method=method)
+        sb.backup_sqlite(str(tmp_path / "database.sqlite"), str(tmp_path / "copy.sqlite"))
     _assert_disk_full_message(caught.value, tmp_path)
 
 
@@ -227,123 +218,3 @@ def test_source_info_reads_only_the_header(tmp_path: Path) -> None:
     assert info["journal_mode"] == "wal"
     assert info["page_size"] == 4096
     assert info["wal_size"] > 0
-
-
-# ------------------------------------------------------------- locked_copy (n8n stopped)
-def _writable_now(path: Path) -> bool:
-    """Whether a writer gets the database at once (nobody holds its write lock)."""
-    conn = sqlite3.connect(path, timeout=0, isolation_level=None)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("ROLLBACK")
-        return True
-    except sqlite3.OperationalError as exc:
-        assert "locked" in str(exc)
-        return False
-    finally:
-        conn.close()
-
-
-def test_locked_copy_checkpoints_the_wal_and_hashes_what_it_writes(tmp_path: Path) -> None:
-    src = tmp_path / "database.sqlite"
-    writer = make_wal_db(src)  # idle, its rows only in the WAL
-    try:
-        assert os.path.getsize(str(src) + "-wal") > 0
-        result = sb.backup_sqlite(str(src), str(tmp_path / "copy.sqlite"), method="locked_copy")
-        assert os.path.getsize(str(src) + "-wal") == 0  # checkpointed into the database file
-        assert _writable_now(src)  # the lock is released
-    finally:
-        writer.close()
-    dest = tmp_path / "copy.sqlite"
-    data = dest.read_bytes()
-    assert result["method"] == "locked_copy"
-    assert result["integrity"] == "ok"
-    assert result["journal_mode"] == "wal"
-    assert result["sha256"] == hashlib.sha256(data).hexdigest()
-    assert result["size"] == len(data) == result["pages"] * 4096
-    assert (dest.stat().st_mode & 0o777) == 0o600
-    # Byte for byte the checkpointed source, but for the journal-mode bytes: WAL (2, 2) -> rollback (1, 1).
-    source = src.read_bytes()
-    assert source[18:20] == b"\x02\x02" and data[18:20] == b"\x01\x01"
-    assert data[:18] == source[:18] and data[20:] == source[20:]
-    with closing(sqlite3.connect(dest)) as reader:
-        assert reader.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
-        assert reader.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert reader.execute("SELECT count(*) FROM workflow_entity").fetchone()[0] == 2000
-    assert not (tmp_path / "copy.sqlite-wal").exists() and not (tmp_path / "copy.sqlite-shm").exists()
-
-
-def test_locked_copy_holds_the_write_lock_while_it_copies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    src = tmp_path / "database.sqlite"
-    make_wal_db(src, rows=100).close()
-    seen: list[bool] = []
-    real_copy = sb._copy_frozen
-
-    def copy_and_try_to_write(*args: Any, **kwargs: Any) -> str:
-        seen.append(_writable_now(src))
-        return real_copy(*args, **kwargs)
-
-    monkeypatch.setattr(sb, "_copy_frozen", copy_and_try_to_write)
-    sb.backup_sqlite(str(src), str(tmp_path / "copy.sqlite"), method="locked_copy")
-    assert seen == [False]
-    assert _writable_now(src)
-
-
-def test_locked_copy_gives_up_when_writers_keep_the_wal_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    src = tmp_path / "database.sqlite"
-    make_wal_db(src, rows=10).close()
-    monkeypatch.setattr(sb, "_wal_size", lambda _src: 4096)
-    monkeypatch.setattr(sb.time, "sleep", lambda _s: None)
-    with pytest.raises(sb.SqliteBackupError, match="keep writing to it.*Stop n8n first.*or use method backup_api"):
-        sb.backup_sqlite(str(src), str(tmp_path / "copy.sqlite"), method="locked_copy")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["database.sqlite"]
-    assert _writable_now(src)
-
-
-def test_locked_copy_failing_half_way_removes_the_partial_and_releases_the_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    src = tmp_path / "database.sqlite"
-    make_wal_db(src, rows=20000).close()
-    monkeypatch.setattr(sb, "_CHUNK", 64 * 1024)
-    written: list[int] = []
-    real_write = sb._write_all
-
-    def write_then_fill_up(target: Any, chunk: memoryview) -> None:
-        if written:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        written.append(len(chunk))
-        real_write(target, chunk)
-
-    def interrupted(self: Any) -> None:  # what the cancelled check ends with; the disk-full error wins
-        self.conn.close()
-        self.error = sqlite3.OperationalError("interrupted")
-
-    monkeypatch.setattr(sb, "_write_all", write_then_fill_up)
-    monkeypatch.setattr(sb._LockedIntegrityCheck, "run", interrupted)
-    with pytest.raises(sb.SqliteBackupError) as caught:
-        sb.backup_sqlite(str(src), str(tmp_path / "copy.sqlite"), method="locked_copy")
-    _assert_disk_full_message(caught.value, tmp_path)
-    assert written == [64 * 1024]
-    assert _writable_now(src)
-    assert count(src) == 20000
-
-
-def test_locked_copy_refuses_a_source_failing_its_integrity_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    src = tmp_path / "database.sqlite"
-    make_wal_db(src, rows=10).close()
-
-    def damaged(self: Any) -> None:
-        self.conn.close()
-        self.result = "*** in database main ***; Page 5: btreeInitPage() returns error code 11"
-
-    monkeypatch.setattr(sb._LockedIntegrityCheck, "run", damaged)
-    with pytest.raises(sb.SqliteBackupError, match=r"it fails PRAGMA integrity_check .*Page 5.*restore an earlier backup"):
-        sb.backup_sqlite(str(src), str(tmp_path / "copy.sqlite"), method="locked_copy")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["database.sqlite"]
-
-
-def test_locked_copy_without_integrity_check(tmp_path: Path) -> None:
-    src = tmp_path / "database.sqlite"
-    make_wal_db(src, rows=50).close()
-    result = sb.backup_sqlite(str(src), str(tmp_path / "copy.sqlite"), method="locked_copy", integrity_check=False)
-    assert result["integrity"] == "skipped"
-    assert count(tmp_path / "copy.sqlite") == 50
