@@ -268,9 +268,14 @@ def generate_executions(config: pg.PostgresConfig, rows: int) -> None:
     What a busy instance's history looks like to pg_dump: execution_data dominates the dump.
     """
     with psycopg.connect(**_pg_kwargs(config)) as conn:
+        # Columns under a unique index (id, and on 2.x "deduplicationKey", which a schedule
+        # trigger's execution carries) are left to their defaults: copying them would collide.
+        unique = {r[0] for r in conn.execute(
+            "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+            "WHERE i.indrelid = 'public.execution_entity'::regclass AND i.indisunique").fetchall()}
         columns = [r[0] for r in conn.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'execution_entity' "
-            "AND column_name <> 'id' ORDER BY ordinal_position").fetchall()]
+            "ORDER BY ordinal_position").fetchall() if r[0] not in unique]
         data_columns = [r[0] for r in conn.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'execution_data' "
             "AND column_name NOT IN ('executionId', 'data') ORDER BY ordinal_position").fetchall()]
