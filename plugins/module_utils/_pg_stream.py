@@ -99,6 +99,8 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 GZIP_MAGIC = b"\x1f\x8b"
 CUSTOM_MAGIC = b"PGDMP"
 PLAIN_HEAD = 256 * 1024  # how much of a plain dump is read before deciding how to reset
+# The restore's safety snapshots (_pg_schema_snapshot) are schemas named this way.
+SNAPSHOT_SCHEMA_PREFIX = "lifeboat_pre_restore_"
 ENV_FROM_STDIN_SH = 'IFS= read -r PGPASSWORD && export PGPASSWORD && exec "$@"'
 _MIB = 1024.0 * 1024.0
 _F_SETPIPE_SZ = 1031
@@ -196,6 +198,9 @@ def pg_dump_args(config: DatabaseConfig, fmt: str, compression: Compression, sch
     argv = ["pg_dump", "--format=%s" % fmt, "--compress=%d" % level, "--no-owner", "--no-privileges"]
     if schema_only:
         argv.append("--schema=%s" % schema_pattern(config.schema))
+    else:
+        # A whole-database dump would carry a kept restore snapshot: the previous data, again.
+        argv.append("--exclude-schema=%s*" % SNAPSHOT_SCHEMA_PREFIX)
     return argv + connection_args(config)
 
 

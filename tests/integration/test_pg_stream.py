@@ -322,3 +322,57 @@ def test_a_killed_dump_leaves_no_file_claiming_completeness(role: PgRole, tmp_pa
     assert "pg_dump was killed by SIGKILL" in result["msg"]
     assert "no partial dump was left" in result["msg"]
     assert os.listdir(tmp_path) == []
+
+
+# ------------------------------------------------------------------ (e) the restore's snapshot
+def snapshot_module(args: dict[str, Any], secret: str, check: bool = False) -> dict[str, Any]:
+    result, run = run_module("lifeboat.n8n.n8n_pg_schema_snapshot", args, check=check, verbosity=3)
+    assert_no_secret(run, secret)
+    return result
+
+
+def test_schema_snapshot_sets_aside_reverts_exactly_and_is_left_out_of_dumps(role: PgRole, tmp_path: Path) -> None:
+    """n8n_pg_schema_snapshot: the restore role's rename-based safety snapshot, on a database owned by n8n's user."""
+    config = bulk_database(role, rows=500, chunks_per_row=10)
+    name = f"lifeboat_pre_restore_{secrets.token_hex(4)}"
+    args = {"database": config.database_option(), "snapshot": name}
+    public = "SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'public'"
+    digest = "SELECT count(*), md5(string_agg(data, '' ORDER BY \"executionId\")) FROM public.execution_data"
+    with role.connect(config) as conn:
+        before, owner_before = conn.execute(digest).fetchone(), conn.execute(public).fetchone()
+
+    planned = snapshot_module(args, role.password, check=True)
+    assert planned["changed"] and planned["tables"] == 1 and planned["size_bytes"] > 0
+    assert role.tables(config) == {"execution_data"}, "check mode changed nothing"
+
+    taken = snapshot_module(args, role.password)
+    assert not taken.get("failed"), taken.get("msg")
+    assert taken["executed_queries"] == [f'ALTER SCHEMA "public" RENAME TO "{name}"', 'CREATE SCHEMA "public" AUTHORIZATION CURRENT_USER']
+    assert role.tables(config) == set()
+    refused = snapshot_module(args, role.password)
+    assert refused["failed"] and "exists already" in refused["msg"] and "nothing was changed" in refused["msg"]
+
+    # What a restore that failed half-way leaves: a table, in the new schema, owned by n8n's user.
+    role.execute(config, "CREATE TABLE public.half_restored (x int)")
+    reverted = snapshot_module(dict(args, state="reverted"), role.password)
+    assert reverted["changed"] and reverted["tables"] == 1
+    assert role.tables(config) == {"execution_data"}
+    with role.connect(config) as conn:
+        assert conn.execute(digest).fetchone() == before
+        assert conn.execute(public).fetchone() == owner_before  # the original schema itself, not a copy
+    assert not snapshot_module(dict(args, state="reverted"), role.password)["changed"]  # nothing to put back: untouched
+    assert role.tables(config) == {"execution_data"}
+
+    # A kept snapshot (restore_keep_snapshot) stays out of the next whole-database backup, then is dropped.
+    snapshot_module(args, role.password)
+    role.execute(config, "CREATE TABLE public.restored (x int)")
+    dump_path = tmp_path / "after.pgdump"
+    assert_dumped(module({"database": config.database_option(), "path": str(dump_path)}, role.password), dump_path, role.password)
+    listing = subprocess.run(["pg_restore", "--list", str(dump_path)], capture_output=True, text=True, check=True).stdout
+    assert "TABLE public restored" in listing and name not in listing
+    dropped = snapshot_module(dict(args, state="absent"), role.password)
+    assert dropped["changed"] and dropped["executed_queries"] == [f'DROP SCHEMA IF EXISTS "{name}" CASCADE']
+    assert not snapshot_module(dict(args, state="absent"), role.password)["changed"]
+    with role.connect(config) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", (name,)).fetchone() == (0,)
+    assert role.tables(config) == {"restored"}

@@ -11,6 +11,7 @@ trigger fires again, and -vvv logs carry no secret.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,9 @@ def restore_and_check(controller: Controller, src: Site, dst: Site, seeded: Seed
     assert run.ok, run.log[-6000:]
     assert_no_secret(run, [key, api_key, *seeded.secrets])
     assert "Restore of backup" in run.log and "verified" in run.log
+    if dst.instance is not None and dst.instance.postgres is not None:
+        # The safety snapshot was the schema renamed in place; restore_keep_snapshot (default) keeps it.
+        assert re.search(r"previous database kept as schema +lifeboat_pre_restore_\d{8}t\d{6}z ", run.log), run.log[-3000:]
     reload(dst)
     client = dst.client
     client.api_key = api_key  # the backed-up instance's API keys are the valid ones now

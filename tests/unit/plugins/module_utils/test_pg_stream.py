@@ -144,15 +144,19 @@ def test_conninfo_quotes_values_and_never_holds_the_password() -> None:
     assert PASSWORD not in ps.conninfo(config)
 
 
+# A whole-database dump leaves out the restore's kept snapshots (schemas holding the previous data).
+KEPT_SNAPSHOTS_OUT = "--exclude-schema=lifeboat_pre_restore_*"
+
+
 @pytest.mark.parametrize(
     ("schema", "schema_only", "how", "expected_flags", "absent"),
     [
-        ("public", None, ("custom", "gzip:1"), ["--format=custom", "--compress=1"], ["--schema"]),
-        ("public", None, ("plain", "none"), ["--format=plain", "--compress=0"], ["--schema"]),
-        ("n8n", None, ("custom", "zstd:3"), ["--compress=0", '--schema="n8n"'], []),
-        ("MySchema", None, ("custom", "gzip:6"), ['--schema="MySchema"'], []),
-        ("n8n", False, ("custom", "none"), ["--compress=0"], ["--schema"]),
-        ("public", True, ("custom", "none"), ['--schema="public"'], []),
+        ("public", None, ("custom", "gzip:1"), ["--format=custom", "--compress=1", KEPT_SNAPSHOTS_OUT], ["--schema"]),
+        ("public", None, ("plain", "none"), ["--format=plain", "--compress=0", KEPT_SNAPSHOTS_OUT], ["--schema"]),
+        ("n8n", None, ("custom", "zstd:3"), ["--compress=0", '--schema="n8n"'], ["--exclude-schema"]),
+        ("MySchema", None, ("custom", "gzip:6"), ['--schema="MySchema"'], ["--exclude-schema"]),
+        ("n8n", False, ("custom", "none"), ["--compress=0", KEPT_SNAPSHOTS_OUT], ["--schema"]),
+        ("public", True, ("custom", "none"), ['--schema="public"'], ["--exclude-schema"]),
     ],
 )
 def test_pg_dump_args(schema: str, schema_only: bool | None, how: tuple[str, str], expected_flags: list[str], absent: list[str]) -> None:
