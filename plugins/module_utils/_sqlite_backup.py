@@ -18,6 +18,11 @@ connection, which copies one consistent snapshot of main file + WAL while n8n ke
    second thread (each reads the file once, both cores busy);
 4. rename it to ``dest`` and fsync the folder.
 
+Step 3 and the folder fsync can be left to :func:`check_copy`, run later on ``dest``: they read
+and flush only the copy, which nothing else writes, so a backup role runs them after n8n has
+resumed and keeps them out of its downtime. The copy is then not yet durable nor checked, and must
+not be marked complete before :func:`check_copy` passed.
+
 Any failure removes the partial file. A read-only open of a WAL database whose ``-wal``/``-shm``
 files do not exist (n8n stopped cleanly) creates them, empty, with the database file's owner and
 mode (SQLite does this even as root); they are harmless and n8n uses them at its next start.
@@ -177,7 +182,7 @@ def _create_private(path: str, mode: int) -> None:
         os.close(fd)
 
 
-def _copy(source: sqlite3.Connection, partial: str, mode: int, pages: int) -> int:
+def _copy(source: sqlite3.Connection, partial: str, mode: int, pages: int, fsync: bool) -> int:
     """Back up ``source`` into a new ``partial`` file; returns the pages copied."""
     _remove_partial(partial)
     _create_private(partial, mode)
@@ -198,26 +203,37 @@ def _copy(source: sqlite3.Connection, partial: str, mode: int, pages: int) -> in
     for leftover in (partial + "-wal", partial + "-journal"):
         if os.path.exists(leftover) and os.path.getsize(leftover) > 0:
             raise SqliteBackupError("Cannot back up to %s: SQLite left %s behind; the copy is incomplete" % (partial, leftover))
-    _fsync_path(partial)
+    if fsync:
+        _fsync_path(partial)
     return copied
 
 
-def _verify(src: str, partial: str, integrity_check: bool) -> tuple[str, str]:
-    """(integrity, sha256) of the copy: the check and the hash run side by side."""
-    hasher = _Hasher(partial)
-    hasher.start()
+def _check_and_hash(path: str, integrity_check: bool, checksum: bool) -> tuple[str, Optional[str]]:
+    """(integrity, sha256) of a copy: the check and the hash run side by side, each reading it once.
+
+    ``integrity`` is ``"ok"``, ``"skipped"``, or the problems found (the caller decides the error).
+    """
+    hasher = _Hasher(path) if checksum else None
+    if hasher is not None:
+        hasher.start()
     try:
-        integrity = _integrity(partial) if integrity_check else "skipped"
+        integrity = _integrity(path) if integrity_check else "skipped"
     finally:
-        hasher.join()
-    if hasher.error is not None:
+        if hasher is not None:
+            hasher.join()
+    if hasher is not None and hasher.error is not None:
         raise hasher.error
+    return integrity, None if hasher is None else hasher.digest
+
+
+def _verify(src: str, partial: str, integrity_check: bool, checksum: bool) -> tuple[str, Optional[str]]:
+    integrity, sha256 = _check_and_hash(partial, integrity_check, checksum)
     if integrity not in ("ok", "skipped"):
         raise SqliteBackupError(
             "Cannot back up %s: the copy fails PRAGMA integrity_check (%s). Check the source with "
             "`sqlite3 %s 'PRAGMA integrity_check'` before trusting it" % (src, integrity[:500], src)
         )
-    return integrity, str(hasher.digest)
+    return integrity, sha256
 
 
 def backup_sqlite(
@@ -226,12 +242,17 @@ def backup_sqlite(
     mode: int = 0o600,
     pages: int = -1,
     integrity_check: bool = True,
+    *,
+    checksum: bool = True,
+    fsync: bool = True,
 ) -> dict[str, Any]:
     """Copy the live database ``src`` to ``dest`` consistently; see the module docstring.
 
     Returns ``{"dest", "size", "sha256", "integrity", "duration_s", "pages", "journal_mode"}``;
-    ``integrity`` is ``"ok"`` or ``"skipped"`` (a failed check raises), ``pages`` the page count of
-    the copy, ``journal_mode`` the source's (``wal`` or ``rollback``).
+    ``integrity`` is ``"ok"`` or ``"skipped"`` (a failed check raises), ``sha256`` None without
+    ``checksum``, ``pages`` the page count of the copy, ``journal_mode`` the source's (``wal`` or
+    ``rollback``). With ``integrity_check``, ``checksum`` and ``fsync`` all False the copy is only
+    written and renamed: run :func:`check_copy` on ``dest`` before trusting it.
     """
     started = time.monotonic()
     src = os.path.abspath(src)
@@ -250,13 +271,14 @@ def backup_sqlite(
         free = _free_bytes(folder)
         if free is not None and free < needed:
             raise OSError(errno.ENOSPC, "not enough free space")
-        copied = _copy(source, partial, mode, pages)
+        copied = _copy(source, partial, mode, pages, fsync)
         source.close()
         source = None
-        integrity, sha256 = _verify(src, partial, integrity_check)
+        integrity, sha256 = _verify(src, partial, integrity_check, checksum)
         size = os.path.getsize(partial)
         os.replace(partial, dest)
-        _fsync_path(folder, directory=True)
+        if fsync:
+            _fsync_path(folder, directory=True)
     except BaseException as exc:
         if source is not None:
             source.close()
@@ -276,4 +298,52 @@ def backup_sqlite(
         "duration_s": round(time.monotonic() - started, 3),
         "pages": copied,
         "journal_mode": info["journal_mode"],
+    }
+
+
+def check_copy(path: str, checksum: bool = True) -> dict[str, Any]:
+    """Make a finished copy durable and check it: fsync it and its folder, then
+    ``PRAGMA integrity_check`` beside its SHA-256 (one read each, side by side).
+
+    The second half of :func:`backup_sqlite` with ``integrity_check``, ``checksum`` and ``fsync``
+    off, for when n8n should not wait for it. Reads the copy only (``immutable``), never the live
+    database. Returns ``{"path", "size", "sha256", "integrity", "duration_s"}``; raises
+    :class:`SqliteBackupError` when the copy cannot be flushed, is not a database, or fails the
+    check. It never deletes the copy: the caller owns it.
+    """
+    started = time.monotonic()
+    path = os.path.abspath(path)
+    if not os.path.isfile(path):
+        raise SqliteBackupError("Cannot check %s: no such file. Give the dest that n8n_sqlite_backup wrote" % path)
+    sha256: Optional[str] = None
+    try:
+        _fsync_path(path)
+        _fsync_path(os.path.dirname(path), directory=True)
+        integrity, sha256 = _check_and_hash(path, True, checksum)
+    except sqlite3.DatabaseError as exc:
+        # "database disk image is malformed", "file is not a database": the check's verdict.
+        if isinstance(exc, sqlite3.OperationalError) or _is_disk_full(exc):
+            raise SqliteBackupError("Cannot check the copy %s: %s. Take the backup again" % (path, exc)) from exc
+        integrity = str(exc)
+    except (sqlite3.Error, OSError) as exc:
+        if _is_disk_full(exc):
+            folder = os.path.dirname(path)
+            free = _free_bytes(folder)
+            raise SqliteBackupError(
+                "Cannot make the copy %s durable: the file system of %s is full (%s MiB free). The copy is incomplete: "
+                "free space there and take the backup again" % (path, folder, "?" if free is None else "%.1f" % (free / _MIB))
+            ) from exc
+        raise SqliteBackupError("Cannot check the copy %s: %s. Take the backup again" % (path, exc)) from exc
+    if integrity != "ok":
+        raise SqliteBackupError(
+            "The copy %s fails PRAGMA integrity_check (%s): it is not a usable backup. The live database it was copied "
+            "from may be damaged: check it with `sqlite3 <n8n's database.sqlite> 'PRAGMA integrity_check'` before "
+            "trusting it" % (path, integrity[:500])
+        )
+    return {
+        "path": path,
+        "size": os.path.getsize(path),
+        "sha256": sha256,
+        "integrity": integrity,
+        "duration_s": round(time.monotonic() - started, 3),
     }

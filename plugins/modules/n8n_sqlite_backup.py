@@ -22,6 +22,10 @@ description:
     including a full file system, the partial file is removed and the message names the
     destination and its free space.
   - Returns the SHA-256 of the copy, for manifests.
+  - With O(integrity_check=false), O(checksum=false) and O(fsync=false) the module only writes the
+    copy and renames it, the part that must happen while n8n is quiesced. Run
+    M(lifeboat.n8n.n8n_sqlite_check) on O(dest) afterwards, once n8n runs again, to make the copy
+    durable and check it; do not treat the copy as a backup before it passed.
 author:
   - lifeboat.n8n maintainers (@lifeboat)
 attributes:
@@ -54,12 +58,25 @@ options:
     description: Run C(PRAGMA integrity_check) on the copy before renaming it into place.
     type: bool
     default: true
+  checksum:
+    description:
+      - Compute the SHA-256 of the copy (beside the integrity check, each reading the file once).
+      - When false, RV(sha256) is null.
+    type: bool
+    default: true
+  fsync:
+    description:
+      - Flush the copy and its folder to disk before returning.
+      - When false the copy may still sit in the page cache; M(lifeboat.n8n.n8n_sqlite_check) flushes it.
+    type: bool
+    default: true
 notes:
   - On n8n 1.x (rollback journal, not WAL) the copy holds a read lock for its duration, which
     makes n8n's writes wait; quiesce n8n first (see M(lifeboat.n8n.n8n_executions)).
   - Opening a database read-only when its C(-wal) and C(-shm) files do not exist (n8n stopped)
     creates them, empty, with the database file's owner and mode; n8n uses them at its next start.
 seealso:
+  - module: lifeboat.n8n.n8n_sqlite_check
   - module: lifeboat.n8n.n8n_info
   - module: lifeboat.n8n.n8n_executions
 """
@@ -70,6 +87,18 @@ EXAMPLES = r"""
     src: /home/n8n/.n8n/database.sqlite
     dest: /var/backups/n8n/database-{{ ansible_date_time.iso8601_basic_short }}.sqlite
   register: copy
+
+- name: Copy it while n8n is stopped, and nothing more
+  lifeboat.n8n.n8n_sqlite_backup:
+    src: /home/n8n/.n8n/database.sqlite
+    dest: /var/backups/n8n/partial/database.sqlite
+    integrity_check: false
+    checksum: false
+    fsync: false
+
+- name: Once n8n runs again, make the copy durable and check it
+  lifeboat.n8n.n8n_sqlite_check:
+    path: /var/backups/n8n/partial/database.sqlite
 
 - name: Record the checksum in the manifest
   ansible.builtin.set_fact:
@@ -88,7 +117,7 @@ size:
   type: int
   sample: 2138112
 sha256:
-  description: SHA-256 of the copy (null in check mode).
+  description: SHA-256 of the copy (null in check mode and with O(checksum=false)).
   returned: always
   type: str
   sample: 0b5c0ac8f4d4d58b3e5e0fbd8a52a2e1b1e2a3c1f0b6b0d6d7b9f4c0f6a1e2d3
@@ -131,6 +160,8 @@ def main():
             dest=dict(type="path", required=True),
             mode=dict(type="str", default="0600"),
             integrity_check=dict(type="bool", default=True),
+            checksum=dict(type="bool", default=True),
+            fsync=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
     )
@@ -154,7 +185,14 @@ def main():
                 pages=None,
                 journal_mode=info["journal_mode"],
             )
-        result = backup_sqlite(params["src"], params["dest"], mode=mode, integrity_check=params["integrity_check"])
+        result = backup_sqlite(
+            params["src"],
+            params["dest"],
+            mode=mode,
+            integrity_check=params["integrity_check"],
+            checksum=params["checksum"],
+            fsync=params["fsync"],
+        )
     except (SqliteBackupError, OSError) as exc:
         module.fail_json(msg=str(exc), exception=traceback.format_exc())
     module.exit_json(changed=True, **result)

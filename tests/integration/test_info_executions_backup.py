@@ -381,6 +381,23 @@ def check_live_sqlite_backup(n8n_factory, instance: N8nInstance, seeded: Seeded,
     assert planned["changed"] is True and planned["sha256"] is None and planned["size"] > 0
     assert not (tmp_path / "backup" / "x.sqlite").exists()
 
+    # The backup role's split: copy only while quiesced, flush and check once n8n runs again.
+    quick_dest = tmp_path / "backup" / "quick.sqlite"
+    quick = run_module("lifeboat.n8n.n8n_sqlite_backup", {
+        "src": str(instance.sqlite_path), "dest": str(quick_dest), "integrity_check": False, "checksum": False, "fsync": False})[0]
+    assert not quick.get("failed"), quick.get("msg")
+    assert (quick["integrity"], quick["sha256"]) == ("skipped", None)
+    checked = run_module("lifeboat.n8n.n8n_sqlite_check", {"path": str(quick_dest)})[0]
+    assert not checked.get("failed"), checked.get("msg")
+    assert (checked["changed"], checked["integrity"], checked["size"]) == (False, "ok", quick["size"])
+    assert checked["sha256"] == hashlib.sha256(quick_dest.read_bytes()).hexdigest()
+    damaged = bytearray(quick_dest.read_bytes())
+    damaged[4096:20 * 4096] = bytes(19 * 4096)  # pages after the schema zeroed, as a bad disk would
+    quick_dest.write_bytes(bytes(damaged))
+    refused = run_module("lifeboat.n8n.n8n_sqlite_check", {"path": str(quick_dest)})[0]
+    assert refused.get("failed") and "is not a usable backup" in refused["msg"], refused
+    assert quick_dest.exists()
+
     # The copy boots a real n8n with the same key: credentials decrypt, the webhook answers.
     restored = n8n_factory(instance.version, name="restored", encryption_key=instance.encryption_key)
     restored.n8n_folder.mkdir(parents=True)

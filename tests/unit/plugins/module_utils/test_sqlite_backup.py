@@ -218,3 +218,59 @@ def test_source_info_reads_only_the_header(tmp_path: Path) -> None:
     assert info["journal_mode"] == "wal"
     assert info["page_size"] == 4096
     assert info["wal_size"] > 0
+
+
+def test_copy_only_then_check_copy_gives_what_the_inline_checks_give(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_wal_db(tmp_path / "database.sqlite", rows=300).close()
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(sb.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    copy = tmp_path / "copy.sqlite"
+    quick = sb.backup_sqlite(str(tmp_path / "database.sqlite"), str(copy), integrity_check=False, checksum=False, fsync=False)
+    assert (quick["integrity"], quick["sha256"], synced) == ("skipped", None, [])
+    assert count(copy) == 300
+
+    checked = sb.check_copy(str(copy))
+    assert len(synced) == 2  # the copy, then its folder (the rename)
+    assert checked["integrity"] == "ok"
+    assert checked["sha256"] == hashlib.sha256(copy.read_bytes()).hexdigest()
+    assert (checked["path"], checked["size"]) == (str(copy), copy.stat().st_size)
+    assert sb.check_copy(str(copy), checksum=False)["sha256"] is None
+
+
+def test_check_copy_refuses_a_damaged_copy_and_leaves_it_to_the_caller(tmp_path: Path) -> None:
+    make_wal_db(tmp_path / "database.sqlite", rows=2000).close()
+    copy = tmp_path / "copy.sqlite"
+    sb.backup_sqlite(str(tmp_path / "database.sqlite"), str(copy), integrity_check=False, checksum=False, fsync=False)
+    data = bytearray(copy.read_bytes())
+    page = 4096
+    data[3 * page:3 * page + 64] = b"\xff" * 64  # a btree page header overwritten
+    copy.write_bytes(bytes(data))
+    with pytest.raises(sb.SqliteBackupError, match="fails PRAGMA integrity_check .*not a usable backup.*check it with"):
+        sb.check_copy(str(copy))
+    assert copy.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [(None, "no such file. Give the dest"), (b"not a database at all" * 300, r"fails PRAGMA integrity_check \(file is not a database\)")],
+)
+def test_check_copy_refusals(tmp_path: Path, content: bytes | None, match: str) -> None:
+    path = tmp_path / "copy.sqlite"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(sb.SqliteBackupError, match=match):
+        sb.check_copy(str(path))
+
+
+def test_check_copy_on_a_full_file_system_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_wal_db(tmp_path / "database.sqlite", rows=10).close()
+    copy = tmp_path / "copy.sqlite"
+    sb.backup_sqlite(str(tmp_path / "database.sqlite"), str(copy), fsync=False)
+
+    def fsync(_fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(sb.os, "fsync", fsync)
+    with pytest.raises(sb.SqliteBackupError, match="durable: the file system of .* is full .*take the backup again"):
+        sb.check_copy(str(copy))
