@@ -191,7 +191,7 @@ def size_section(results: dict[str, Any], size: str) -> str:
         spec = site.get("spec", {})
         export_note = ""
         if site.get("export_runs", site.get("runs")) != site.get("runs"):
-            export_note = "; `export:entities` ran %d time(s)" % site.get("export_runs")
+            export_note = "; `export:entities` ran %d time(s)" % int(site.get("export_runs") or 0)
         out.append(
             "- %s: database %s (%s executions, %s workflows with 3 history rows each, %s credentials), "
             "generated in %s s; %d run(s)%s; load average %s before, %s after; measured %s, %.0f min."
@@ -308,7 +308,11 @@ def variants_section(results: dict[str, Any]) -> str:
             continue
         names = sorted({k for c in sizes for k in sites[c].get("samples", {}) if k.startswith("raw:")})
         rows = []
-        for label, key, size_key in [("the role's dump step", "col.dump_step", "col.database_artifact")] + [("`%s`" % n[4:], n, n) for n in names]:
+        own = [("the role's dump step", "col.dump_step", "col.database_artifact")]
+        if any(_m(sites[c], "col.copy_check") is not None for c in sizes):
+            # Outside the downtime since the SQLite copy is checked after resume; shown so nothing is hidden.
+            own.append(("the role's flush and integrity check of the copy (after resume)", "col.copy_check", "col.database_artifact"))
+        for label, key, size_key in own + [("`%s`" % n[4:], n, n) for n in names]:
             cells = []
             for c in sizes:
                 value, base = _m(sites[c], key), _m(sites[c], _baseline_key(sites[c]))

@@ -114,7 +114,7 @@ class Site:
         return time.monotonic() - started
 
     def running(self) -> bool:
-        return self.instance().is_running()
+        return bool(self.instance().is_running())
 
 
 def build_site(db: str, spec: SizeSpec, work: Path, reuse: bool) -> Site:
@@ -231,8 +231,6 @@ PG_VARIANTS: dict[str, str] = {
     "pg_dump -Fc -Z0 | lz4 -1": "pg_dump -Fc -Z0 --no-owner --no-privileges | lz4 -q -1 - \"$OUT\"",
     "pg_dump -Fd -j2 -Z1": "pg_dump -Fd -j2 -Z1 --no-owner --no-privileges -f \"$OUT\"",
 }
-PG_BASELINE = "pg_dump -Fc (defaults, gzip 6)"
-PG_SAME_FORMAT = "pg_dump -Fc -Z1 (the role's options)"
 SQLITE_VARIANTS: dict[str, str] = {
     "sqlite3 .backup": "sqlite3 \"$SRC\" \".backup '$OUT'\"",
     "Python backup API (pages=-1)": "python3 -c 'import sqlite3,sys; s=sqlite3.connect(sys.argv[1]); d=sqlite3.connect(sys.argv[2]); "
@@ -241,9 +239,10 @@ SQLITE_VARIANTS: dict[str, str] = {
     "cp (n8n stopped, WAL checkpointed)": "cp \"$SRC\" \"$OUT\"",
     "sqlite3 .backup + zstd -T2 -3": "sqlite3 \"$SRC\" \".backup '$OUT.tmp'\" && zstd -q -T2 -3 --rm -o \"$OUT\" \"$OUT.tmp\"",
 }
-SQLITE_BASELINE = "sqlite3 .backup"
-# Tools producing the same artifact as the role (one consistent, uncompressed SQLite file).
-SQLITE_SAME_FORMAT = ("sqlite3 .backup", "Python backup API (pages=-1)", "VACUUM INTO")
+# The baselines are named once, in report.py, which divides by them.
+PG_BASELINE = report.PG_BASELINE
+PG_SAME_FORMAT = report.PG_SAME_FORMAT[0]
+SQLITE_BASELINE = report.SQLITE_BASELINE
 
 
 def _size(path: Path) -> int:
@@ -348,6 +347,8 @@ def backup_run(site: Site, ctl: Controller, rec: Recorder, run: int) -> None:
     rec.add("col.backup_wall", backup.seconds)
     dump_task = "Dump PostgreSQL with community.postgresql" if site.pg is not None else "Copy the SQLite database with the backup API"
     rec.add("col.dump_step", backup.task_seconds(dump_task))
+    if site.pg is None:
+        rec.add("col.copy_check", backup.task_seconds("Make the SQLite copy durable and check its integrity"))
     resumed = backup.task("Expose the result to the playbook")
     rec.add("col.downtime_role", float(resumed["downtime_s"]) if resumed and resumed.get("downtime_s") is not None else None)
     quiesce_start = backup.task("Remember which processes run now")
@@ -448,7 +449,7 @@ def key_check(site: Site, rec: Recorder) -> float:
             only = check_key(db, site.key, categories=["credentials"])
             rates.append(only.rate("credentials"))
         rec.add("keycheck.rate_best", max(rates))
-    return sorted(rates)[len(rates) // 2]
+    return float(sorted(rates)[len(rates) // 2])
 
 
 # ---------------------------------------------------------------------------- machine

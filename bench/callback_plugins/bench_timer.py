@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from typing import Any
 
 from ansible.plugins.callback import CallbackBase
 
@@ -23,31 +24,31 @@ DOCUMENTATION = """
 """
 
 
-class CallbackModule(CallbackBase):
+class CallbackModule(CallbackBase):  # type: ignore[misc]  # ansible-core ships no types
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
     CALLBACK_NAME = "bench_timer"
     CALLBACK_NEEDS_ENABLED = True
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._path = os.environ.get("BENCH_TIMER_FILE")
-        self._starts = {}
+        self._starts: dict[str, float] = {}
 
-    def _write(self, record):
+    def _write(self, record: dict[str, Any]) -> None:
         if self._path:
             with open(self._path, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(record) + "\n")
 
-    def v2_playbook_on_task_start(self, task, is_conditional):
+    def v2_playbook_on_task_start(self, task: Any, is_conditional: bool) -> None:
         self._starts[task._uuid] = time.time()
 
-    def v2_playbook_on_handler_task_start(self, task):
+    def v2_playbook_on_handler_task_start(self, task: Any) -> None:
         self._starts[task._uuid] = time.time()
 
-    def _done(self, result, status):
+    def _done(self, result: Any, status: str) -> None:
         task = result._task
-        record = {"name": task.get_name(), "start": self._starts.get(task._uuid), "end": time.time(), "status": status}
+        record: dict[str, Any] = {"name": task.get_name(), "start": self._starts.get(task._uuid), "end": time.time(), "status": status}
         facts = (result._result or {}).get("ansible_facts") or {}
         if "backup_result" in facts:
             record["downtime_s"] = facts["backup_result"].get("downtime_s")
@@ -56,14 +57,14 @@ class CallbackModule(CallbackBase):
                 record[key] = result._result[key]
         self._write(record)
 
-    def v2_runner_on_ok(self, result):
+    def v2_runner_on_ok(self, result: Any) -> None:
         self._done(result, "ok")
 
-    def v2_runner_on_failed(self, result, ignore_errors=False):
+    def v2_runner_on_failed(self, result: Any, ignore_errors: bool = False) -> None:
         self._done(result, "failed")
 
-    def v2_runner_on_skipped(self, result):
+    def v2_runner_on_skipped(self, result: Any) -> None:
         self._done(result, "skipped")
 
-    def v2_runner_on_unreachable(self, result):
+    def v2_runner_on_unreachable(self, result: Any) -> None:
         self._done(result, "unreachable")
