@@ -194,11 +194,12 @@ def size_section(results: dict[str, Any], size: str) -> str:
             export_note = "; `export:entities` ran %d time(s)" % int(site.get("export_runs") or 0)
         out.append(
             "- %s: database %s (%s executions, %s workflows with 3 history rows each, %s credentials), "
-            "generated in %s s; %d run(s)%s; load average %s before, %s after; measured %s, %.0f min."
+            "generated in %s s; %d run(s)%s; load average %s before, %s after; page cache %s; measured %s, %.0f min."
             % (db_label(site), fmt_bytes(site.get("db_bytes")), "{:,}".format(spec.get("executions", 0)),
                "{:,}".format(spec.get("workflows", 0)), "{:,}".format(spec.get("credentials", 0)), site.get("generate_s"),
                site.get("runs", 0), export_note, "/".join("%.1f" % x for x in site.get("load_before", [])),
-               "/".join("%.1f" % x for x in site.get("load_after", [])), site.get("measured_at", "?"), site.get("minutes", 0))
+               "/".join("%.1f" % x for x in site.get("load_after", [])), site.get("page_cache", "kept"),
+               site.get("measured_at", "?"), site.get("minutes", 0))
         )
     out.append("")
     rows = [row for site in sites for row in figure_rows(site)]

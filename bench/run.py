@@ -45,7 +45,7 @@ from n8n_harness.inventory import native_host_vars
 
 from . import ctl, report
 from .generate import SIZES, Generator, SizeSpec
-from .measure import Timed, run_playbook, timed
+from .measure import Timed, run_playbook, settle, timed
 
 ROOT = Path(__file__).resolve().parents[1]
 VERSION = "2.40.7"
@@ -277,6 +277,11 @@ class Recorder:
         self.samples: dict[str, list[float]] = {}
         self.sizes: dict[str, list[int]] = {}
         self.tasks: dict[str, dict[str, list[float]]] = {"backup": {}, "restore": {}}
+        self.caches_dropped = True
+
+    def cold(self) -> None:
+        """Start the next timed step from an empty page cache (see measure.settle)."""
+        self.caches_dropped = settle() and self.caches_dropped
 
     def add(self, name: str, value: float | None) -> None:
         if value is not None:
@@ -311,6 +316,7 @@ def measure_site(site: Site, runs: int, export_runs: int, export_limit: float = 
         # The bare cycle: stop, the same-format raw dump, (untimed: the other raw tools, the raw
         # restore, n8n's export, with n8n stopped as they need), start until the webhook answers.
         log("%s: bare cycle and raw tools" % tag)
+        rec.cold()
         rec.add("bare.stop", site.stop())
         dumped, _dump_size = raw_dump(site, same, scratch / "cycle.dump")
         rec.add("bare.dump", dumped.seconds)
@@ -321,6 +327,7 @@ def measure_site(site: Site, runs: int, export_runs: int, export_limit: float = 
             out = scratch / "export"
             _remove(out)
             instance = site.instance()
+            rec.cold()
             started = time.monotonic()
             try:
                 instance.cli("export:entities", "--outputDir=%s" % out, "--includeExecutionHistoryDataTables=true", timeout=export_limit)
@@ -332,17 +339,21 @@ def measure_site(site: Site, runs: int, export_runs: int, export_limit: float = 
             rec.add("export.entities", time.monotonic() - started)
             rec.size("export.entities", _size(out))
             _remove(out)
+        rec.cold()
         rec.add("keycheck.rate", key_check(site, rec))
+        rec.cold()
         rec.add("bare.start_registered", site.start())
         rec.add("bare.cycle", rec.samples["bare.stop"][-1] + rec.samples["bare.dump"][-1] + rec.samples["bare.start_registered"][-1])
         log("%s: bare cycle %.1f s (stop %.1f, dump %.1f, start to registered %.1f)" % (
             tag, rec.samples["bare.cycle"][-1], rec.samples["bare.stop"][-1], rec.samples["bare.dump"][-1],
             rec.samples["bare.start_registered"][-1]))
     shutil.rmtree(scratch, ignore_errors=True)
-    return {"samples": rec.samples, "sizes": rec.sizes, "tasks": rec.tasks}
+    page_cache = "emptied before each timed step" if rec.caches_dropped else "kept (the kernel refused drop_caches)"
+    return {"samples": rec.samples, "sizes": rec.sizes, "tasks": rec.tasks, "page_cache": page_cache}
 
 
 def backup_run(site: Site, ctl: Controller, rec: Recorder, run: int) -> None:
+    rec.cold()
     backup = ctl.play("backup", run)
     rec.add("col.backup_wall", backup.seconds)
     dump_task = "Dump PostgreSQL with community.postgresql" if site.pg is not None else "Copy the SQLite database with the backup API"
@@ -369,6 +380,7 @@ def backup_run(site: Site, ctl: Controller, rec: Recorder, run: int) -> None:
 
 def restore_run(site: Site, ctl: Controller, rec: Recorder, run: int) -> None:
     folder = ctl.newest_backup()
+    rec.cold()
     restore = ctl.play("restore", run, restore_backup=str(folder), restore_backup_on_target=True, restore_confirm=True)
     rec.add("col.restore_wall", restore.seconds)
     rec.add("col.restore_registered", restore.until("Probe every active webhook from outside"))
@@ -387,6 +399,7 @@ def raw_tools(site: Site, rec: Recorder, variants: list[str], same: str, scratch
     for name in variants:
         if "lz4" in name and shutil.which("lz4") is None:
             continue  # optional: lz4 is not among the tools the setup installs
+        rec.cold()
         result, size = raw_dump(site, name, scratch / "raw.dump")
         rec.add("raw:" + name, result.seconds)
         rec.size("raw:" + name, size)
@@ -397,6 +410,7 @@ def raw_tools(site: Site, rec: Recorder, variants: list[str], same: str, scratch
             rec.add("raw.sha256_second_read", timed("sha256sum \"$OUT\" >/dev/null", env=env).seconds)
             if site.pg is None:
                 rec.add("raw.integrity_check", timed("sqlite3 \"$OUT\" 'PRAGMA integrity_check' >/dev/null", env=env).seconds)
+            rec.cold()
             rec.add("raw.restore", raw_restore(site, scratch / "raw.dump", scratch))
         _remove(scratch / "raw.dump")
     if site.pg is not None:

@@ -160,3 +160,10 @@ def test_a_stopped_export_makes_its_growth_a_lower_bound():
     assert row == "| SQLite | n8n export:entities | 100.0 s | n/m | > 10000.0 s | 10k -> 1m | > 100.00 | > 1.00 |"
     dump = next(line for line in lines if "| dump step" in line)
     assert "| > " not in dump
+
+
+def test_each_site_says_whether_its_page_cache_was_emptied():
+    site = _site("sqlite", "1m", 1.0)
+    assert "page cache kept;" in report.size_section({"sites": {"sqlite/1m": site}}, "1m")  # sites measured before
+    site["page_cache"] = "emptied before each timed step"
+    assert "page cache emptied before each timed step;" in report.size_section({"sites": {"sqlite/1m": site}}, "1m")
