@@ -76,19 +76,15 @@ def _free_bytes(folder: str) -> Optional[int]:
         return None
 
 
+def _mib(size: Optional[int]) -> str:
+    return "?" if size is None else "%.1f" % (size / _MIB)
+
+
 def _disk_full_message(src: str, dest: str, needed: Optional[int]) -> str:
     folder = os.path.dirname(os.path.abspath(dest))
-    free = _free_bytes(folder)
     return (
         "Cannot back up SQLite database %s to %s: the file system of %s is full (%s MiB free, the copy needs %s MiB). "
-        "Free space there or choose another dest; no partial copy was left"
-        % (
-            src,
-            dest,
-            folder,
-            "?" if free is None else "%.1f" % (free / _MIB),
-            "?" if needed is None else "%.1f" % (needed / _MIB),
-        )
+        "Free space there or choose another dest; no partial copy was left" % (src, dest, folder, _mib(_free_bytes(folder)), _mib(needed))
     )
 
 
@@ -328,10 +324,9 @@ def check_copy(path: str, checksum: bool = True) -> dict[str, Any]:
     except (sqlite3.Error, OSError) as exc:
         if _is_disk_full(exc):
             folder = os.path.dirname(path)
-            free = _free_bytes(folder)
             raise SqliteBackupError(
                 "Cannot make the copy %s durable: the file system of %s is full (%s MiB free). The copy is incomplete: "
-                "free space there and take the backup again" % (path, folder, "?" if free is None else "%.1f" % (free / _MIB))
+                "free space there and take the backup again" % (path, folder, _mib(_free_bytes(folder)))
             ) from exc
         raise SqliteBackupError("Cannot check the copy %s: %s. Take the backup again" % (path, exc)) from exc
     if integrity != "ok":
