@@ -29,6 +29,15 @@ mode (SQLite does this even as root); they are harmless and n8n uses them at its
 
 On a rollback-journal database (n8n 1.x) the one-step backup holds a shared lock for its whole
 duration, during which n8n's writes wait: quiesce n8n first, or pass ``pages`` to copy in steps.
+
+``method="locked_copy"`` is for a quiesced database (n8n stopped): it checkpoints the WAL into the
+database file (``PRAGMA wal_checkpoint(TRUNCATE)``), takes SQLite's write lock (``BEGIN
+IMMEDIATE``), makes sure the WAL is still empty, and copies the file with the kernel's own copy
+(:func:`shutil.copyfile`, ``sendfile``) while it holds the lock. The backup API moves the data page
+by page through two page caches, and at 8 GB took about twice as long. The lock is the same one any
+writer needs, so the copy is as consistent as the backup API's, but a writer would wait for the
+whole copy: hence only while n8n is quiesced. The checkpoint writes the live database file, which
+n8n itself would do at its next start.
 """
 
 from __future__ import absolute_import, annotations, division, print_function
@@ -49,6 +58,11 @@ PARTIAL_SUFFIX = ".partial"
 _CHUNK = 4 * 1024 * 1024
 _SQLITE_FULL = 13
 _MIB = 1024.0 * 1024.0
+METHODS = ("backup_api", "locked_copy")
+# A writer that slips in between the checkpoint and the lock leaves frames in the WAL: try again.
+_LOCK_ATTEMPTS = 3
+# Each checkpoint and lock waits this long for a reader or writer that should not be there.
+_LOCK_BUSY_TIMEOUT_MS = 10000
 
 
 class SqliteBackupError(Exception):
@@ -157,7 +171,7 @@ def source_info(src: str) -> dict[str, Any]:
     return {"size": size, "page_size": page_size, "journal_mode": "wal" if wal else "rollback", "wal_size": wal_size}
 
 
-def _check_arguments(src: str, dest: str, pages: int) -> None:
+def _check_arguments(src: str, dest: str, pages: int, method: str) -> None:
     if not os.path.isfile(src):
         raise SqliteBackupError("Cannot back up %s: no such file. Give the path of n8n's database.sqlite" % src)
     folder = os.path.dirname(dest)
@@ -167,6 +181,8 @@ def _check_arguments(src: str, dest: str, pages: int) -> None:
         raise SqliteBackupError("Cannot back up %s onto itself (dest %s): choose another dest" % (src, dest))
     if pages == 0 or pages < -1:
         raise SqliteBackupError("Cannot back up %s: pages must be -1 (all at once) or a positive number, not %s" % (src, pages))
+    if method not in METHODS:
+        raise SqliteBackupError("Cannot back up %s: method must be one of %s, not %r" % (src, ", ".join(METHODS), method))
 
 
 def _create_private(path: str, mode: int) -> None:
@@ -176,6 +192,61 @@ def _create_private(path: str, mode: int) -> None:
         os.fchmod(fd, mode)
     finally:
         os.close(fd)
+
+
+def _to_rollback_journal(target: sqlite3.Connection) -> None:
+    # The copy inherits the source's WAL flag from its header: every later reader (integrity
+    # check, key check, workflow export) would then leave -wal/-shm files beside the artifact,
+    # outside the manifest and, for an encrypted backup, in plaintext. A rollback-journal
+    # copy stays one self-contained file; n8n turns WAL back on when it opens a restored one.
+    target.execute("PRAGMA journal_mode = DELETE")
+
+
+def _finish_copy(partial: str, copied: int, fsync: bool) -> int:
+    for leftover in (partial + "-wal", partial + "-journal"):
+        if os.path.exists(leftover) and os.path.getsize(leftover) > 0:
+            raise SqliteBackupError("Cannot back up to %s: SQLite left %s behind; the copy is incomplete" % (partial, leftover))
+    if fsync:
+        _fsync_path(partial)
+    return copied
+
+
+def _lock_with_empty_wal(source: sqlite3.Connection, src: str) -> None:
+    """Checkpoint the WAL and hold the write lock with the WAL empty: the file alone is then the database."""
+    wal = src + "-wal"
+    for _attempt in range(_LOCK_ATTEMPTS):
+        source.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        source.execute("BEGIN IMMEDIATE")
+        if not os.path.exists(wal) or os.path.getsize(wal) == 0:
+            return
+        source.execute("ROLLBACK")
+    raise SqliteBackupError(
+        "Cannot take a locked copy of %s: another process kept using it, and its WAL could not be emptied in %d "
+        "checkpoints. Stop n8n and its workers first, or use method backup_api, which copies a live database" % (src, _LOCK_ATTEMPTS)
+    )
+
+
+def _locked_copy(src: str, partial: str, mode: int, fsync: bool) -> int:
+    """Copy the file of a quiesced database under SQLite's write lock; returns the pages copied."""
+    _remove_partial(partial)
+    _create_private(partial, mode)
+    source = sqlite3.connect(_uri(src, mode="rw"), uri=True, isolation_level=None)
+    try:
+        source.execute("PRAGMA busy_timeout = %d" % _LOCK_BUSY_TIMEOUT_MS)
+        _lock_with_empty_wal(source, src)
+        # sendfile: the kernel copies, no page passes through Python. The file keeps _create_private's mode.
+        shutil.copyfile(src, partial)
+        source.execute("ROLLBACK")
+    finally:
+        source.close()
+    target = sqlite3.connect(partial, isolation_level=None)
+    try:
+        target.execute("PRAGMA synchronous = OFF")  # fsynced once at the end, if asked
+        _to_rollback_journal(target)
+        copied = int(target.execute("PRAGMA page_count").fetchone()[0])
+    finally:
+        target.close()
+    return _finish_copy(partial, copied, fsync)
 
 
 def _copy(source: sqlite3.Connection, partial: str, mode: int, pages: int, fsync: bool) -> int:
@@ -188,20 +259,11 @@ def _copy(source: sqlite3.Connection, partial: str, mode: int, pages: int, fsync
         target.execute("PRAGMA journal_mode = OFF")
         target.execute("PRAGMA synchronous = OFF")
         source.backup(target, pages=pages)
-        # The copy inherits the source's WAL flag from its header: every later reader (integrity
-        # check, key check, workflow export) would then leave -wal/-shm files beside the artifact,
-        # outside the manifest and, for an encrypted backup, in plaintext. A rollback-journal
-        # copy stays one self-contained file; n8n turns WAL back on when it opens a restored one.
-        target.execute("PRAGMA journal_mode = DELETE")
+        _to_rollback_journal(target)
         copied = int(target.execute("PRAGMA page_count").fetchone()[0])
     finally:
         target.close()
-    for leftover in (partial + "-wal", partial + "-journal"):
-        if os.path.exists(leftover) and os.path.getsize(leftover) > 0:
-            raise SqliteBackupError("Cannot back up to %s: SQLite left %s behind; the copy is incomplete" % (partial, leftover))
-    if fsync:
-        _fsync_path(partial)
-    return copied
+    return _finish_copy(partial, copied, fsync)
 
 
 def _check_and_hash(path: str, integrity_check: bool, checksum: bool) -> tuple[str, Optional[str]]:
@@ -241,6 +303,7 @@ def backup_sqlite(
     *,
     checksum: bool = True,
     fsync: bool = True,
+    method: str = "backup_api",
 ) -> dict[str, Any]:
     """Copy the live database ``src`` to ``dest`` consistently; see the module docstring.
 
@@ -248,12 +311,13 @@ def backup_sqlite(
     ``integrity`` is ``"ok"`` or ``"skipped"`` (a failed check raises), ``sha256`` None without
     ``checksum``, ``pages`` the page count of the copy, ``journal_mode`` the source's (``wal`` or
     ``rollback``). With ``integrity_check``, ``checksum`` and ``fsync`` all False the copy is only
-    written and renamed: run :func:`check_copy` on ``dest`` before trusting it.
+    written and renamed: run :func:`check_copy` on ``dest`` before trusting it. ``method`` is
+    ``backup_api`` (any time) or ``locked_copy`` (n8n quiesced; ``pages`` does not apply).
     """
     started = time.monotonic()
     src = os.path.abspath(src)
     dest = os.path.abspath(dest)
-    _check_arguments(src, dest, pages)
+    _check_arguments(src, dest, pages, method)
     info = source_info(src)
     folder = os.path.dirname(dest)
     partial = dest + PARTIAL_SUFFIX
@@ -267,9 +331,14 @@ def backup_sqlite(
         free = _free_bytes(folder)
         if free is not None and free < needed:
             raise OSError(errno.ENOSPC, "not enough free space")
-        copied = _copy(source, partial, mode, pages, fsync)
-        source.close()
-        source = None
+        if method == "locked_copy":
+            source.close()
+            source = None
+            copied = _locked_copy(src, partial, mode, fsync)
+        else:
+            copied = _copy(source, partial, mode, pages, fsync)
+            source.close()
+            source = None
         integrity, sha256 = _verify(src, partial, integrity_check, checksum)
         size = os.path.getsize(partial)
         os.replace(partial, dest)

@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -398,17 +398,34 @@ def check_live_sqlite_backup(n8n_factory, instance: N8nInstance, seeded: Seeded,
     assert refused.get("failed") and "is not a usable backup" in refused["msg"], refused
     assert quick_dest.exists()
 
-    # The copy boots a real n8n with the same key: credentials decrypt, the webhook answers.
+    # The backup role's quiesced path: n8n stopped, the WAL checkpointed, the file copied under the lock.
+    instance.stop()
+    locked_dest = tmp_path / "backup" / "locked.sqlite"
+    locked = run_module("lifeboat.n8n.n8n_sqlite_backup", {
+        "src": str(instance.sqlite_path), "dest": str(locked_dest), "method": "locked_copy"})[0]
+    assert not locked.get("failed"), locked.get("msg")
+    assert (locked["integrity"], locked["journal_mode"]) == ("ok", "wal")
+    assert locked["sha256"] == hashlib.sha256(locked_dest.read_bytes()).hexdigest()
+    assert (locked_dest.stat().st_mode & 0o777) == 0o600
+    tables = ("workflow_entity", "credentials_entity", "execution_entity", "execution_data", "workflow_history")
+    with closing(sqlite3.connect(f"file:{locked_dest}?mode=ro", uri=True)) as copy:
+        locked_counts = {t: copy.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}
+    with closing(sqlite3.connect(f"file:{instance.sqlite_path}?mode=ro", uri=True)) as stopped:
+        assert locked_counts == {t: stopped.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}
+    assert locked_counts["execution_entity"] > 20000
+
+    # That copy boots a real n8n with the same key: credentials decrypt, the webhook answers.
     restored = n8n_factory(instance.version, name="restored", encryption_key=instance.encryption_key)
     restored.n8n_folder.mkdir(parents=True)
-    shutil.copyfile(dest, restored.sqlite_path)
+    shutil.copyfile(locked_dest, restored.sqlite_path)
     restored.start(timeout=300)
     response = restored.wait_webhook("lifeboat-echo", params=seeded.echo_params(), headers=seeded.echo_headers)
     assert response.status_code == 200, response.text
     assert response.json() == Seeded.expected_echo()
 
 
-def test_sqlite_backup_to_a_full_file_system_fails_cleanly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("method", ["backup_api", "locked_copy"])
+def test_sqlite_backup_to_a_full_file_system_fails_cleanly(tmp_path: Path, method: str) -> None:
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
     src = tmp_path / "database.sqlite"
@@ -421,7 +438,7 @@ def test_sqlite_backup_to_a_full_file_system_fails_cleanly(tmp_path: Path) -> No
     small.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)], check=True)
     try:
-        result = run_module("lifeboat.n8n.n8n_sqlite_backup", {"src": str(src), "dest": str(small / "database.sqlite")})[0]
+        result = run_module("lifeboat.n8n.n8n_sqlite_backup", {"src": str(src), "dest": str(small / "database.sqlite"), "method": method})[0]
         assert result["failed"] is True
         assert result["msg"].startswith(f"Cannot back up SQLite database {src} to {small}/database.sqlite: the file system of {small} is full")
         assert "MiB free, the copy needs" in result["msg"]

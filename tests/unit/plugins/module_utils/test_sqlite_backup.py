@@ -274,3 +274,115 @@ def test_check_copy_on_a_full_file_system_says_so(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(sb.os, "fsync", fsync)
     with pytest.raises(sb.SqliteBackupError, match="durable: the file system of .* is full .*take the backup again"):
         sb.check_copy(str(copy))
+
+
+# ---------------------------------------------------------------- the locked copy (n8n quiesced)
+def test_locked_copy_includes_what_sits_only_in_the_wal(tmp_path: Path) -> None:
+    src = tmp_path / "database.sqlite"
+    idle = make_wal_db(src)  # n8n's connection, idle: what a quiesced n8n leaves behind at worst
+    try:
+        assert os.path.getsize(str(src) + "-wal") > 0
+        result = sb.backup_sqlite(str(src), str(tmp_path / "copy.sqlite"), method="locked_copy")
+        # The checkpoint moved the WAL into the file, and the lock is released: the writer writes again.
+        assert os.path.getsize(str(src) + "-wal") == 0
+        idle.execute("INSERT INTO workflow_entity (name) VALUES ('after')")
+    finally:
+        idle.close()
+    copy = tmp_path / "copy.sqlite"
+    assert count(copy) == 2000 and count(src) == 2001
+    data = copy.read_bytes()
+    assert (result["size"], result["sha256"], result["integrity"]) == (len(data), hashlib.sha256(data).hexdigest(), "ok")
+    assert (result["journal_mode"], result["pages"] * 4096) == ("wal", len(data))
+    assert (copy.stat().st_mode & 0o777) == 0o600
+    with closing(sqlite3.connect(copy)) as reader:
+        assert reader.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    assert sorted(p.name for p in tmp_path.iterdir() if "copy" in p.name) == ["copy.sqlite"]
+
+
+def test_locked_copy_of_a_rollback_journal_database(tmp_path: Path) -> None:
+    src = tmp_path / "database.sqlite"
+    with closing(sqlite3.connect(src)) as conn:  # n8n 1.x: journal_mode=delete
+        with conn:
+            conn.execute("CREATE TABLE workflow_entity (id INTEGER PRIMARY KEY, name TEXT, nodes TEXT)")
+            conn.execute("INSERT INTO workflow_entity (name) VALUES ('x')")
+    result = sb.backup_sqlite(str(src), str(tmp_path / "copy.sqlite"), method="locked_copy", integrity_check=False, checksum=False)
+    assert (result["journal_mode"], result["integrity"], result["sha256"]) == ("rollback", "skipped", None)
+    assert count(tmp_path / "copy.sqlite") == 1
+
+
+def test_a_writer_waits_for_the_locked_copy_and_the_copy_holds_whole_transactions(tmp_path: Path) -> None:
+    src = tmp_path / "database.sqlite"
+    writer = make_wal_db(src, rows=20000)
+    writer.execute("PRAGMA busy_timeout = 30000")  # n8n's writes wait for the lock, as SQLite makes them
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def keep_writing() -> None:
+        while not stop.is_set():
+            try:
+                writer.execute("BEGIN IMMEDIATE")
+                writer.execute("INSERT INTO workflow_entity (name, nodes) VALUES ('a', 'y')")
+                writer.execute("INSERT INTO workflow_entity (name, nodes) VALUES ('b', 'y')")  # always pairs
+                writer.execute("COMMIT")
+            except sqlite3.Error as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+                return
+
+    thread = threading.Thread(target=keep_writing)
+    thread.start()
+    results = []
+    try:
+        for i in range(3):
+            try:
+                results.append(sb.backup_sqlite(str(src), str(tmp_path / f"copy{i}.sqlite"), method="locked_copy"))
+            except sb.SqliteBackupError as exc:
+                # A writer may refill the WAL between the checkpoint and the lock every time: a clean refusal.
+                assert "could not be emptied" in str(exc)
+                assert not (tmp_path / f"copy{i}.sqlite").exists()
+    finally:
+        stop.set()
+        thread.join()
+        writer.close()
+    assert errors == [] and results, "no locked copy was taken beside the writer"
+    for result in results:
+        assert result["integrity"] == "ok"
+        assert count(Path(result["dest"])) % 2 == 0 and count(Path(result["dest"])) >= 20000
+
+
+def test_locked_copy_refuses_when_the_wal_cannot_be_emptied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = tmp_path / "database.sqlite"
+    writer = make_wal_db(src, rows=10)
+    reader = sqlite3.connect(src, isolation_level=None)
+    monkeypatch.setattr(sb, "_LOCK_BUSY_TIMEOUT_MS", 50)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT COUNT(*) FROM workflow_entity").fetchone()  # an old snapshot pins the WAL
+        writer.execute("INSERT INTO workflow_entity (name) VALUES ('new')")
+        with pytest.raises(sb.SqliteBackupError, match="another process kept using it.*Stop n8n and its workers first, or use method backup_api"):
+            sb.backup_sqlite(str(src), str(tmp_path / "copy.sqlite"), method="locked_copy")
+        reader.execute("ROLLBACK")
+        writer.execute("INSERT INTO workflow_entity (name) VALUES ('unblocked')")  # the lock was released
+    finally:
+        reader.close()
+        writer.close()
+    assert [p.name for p in tmp_path.iterdir() if "copy" in p.name] == []
+
+
+def test_locked_copy_on_a_full_file_system_removes_the_partial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_wal_db(tmp_path / "database.sqlite", rows=200).close()
+
+    def copyfile(_src: str, dst: str) -> None:
+        with open(dst, "wb") as handle:
+            handle.write(b"SQLite format 3\x00" + bytes(4000))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(sb.shutil, "copyfile", copyfile)
+    with pytest.raises(sb.SqliteBackupError) as caught:
+        sb.backup_sqlite(str(tmp_path / "database.sqlite"), str(tmp_path / "copy.sqlite"), method="locked_copy")
+    _assert_disk_full_message(caught.value, tmp_path)
+
+
+def test_an_unknown_method_is_refused(tmp_path: Path) -> None:
+    make_wal_db(tmp_path / "database.sqlite", rows=1).close()
+    with pytest.raises(sb.SqliteBackupError, match="method must be one of backup_api, locked_copy, not 'rsync'"):
+        sb.backup_sqlite(str(tmp_path / "database.sqlite"), str(tmp_path / "copy.sqlite"), method="rsync")
