@@ -14,7 +14,10 @@ DB_NAMES = {"postgres": "PostgreSQL", "sqlite": "SQLite"}
 PG_BASELINE = "pg_dump -Fc (defaults, gzip 6)"
 PG_SAME_FORMAT = ("pg_dump -Fc -Z1 (the role's options)",)
 SQLITE_BASELINE = "sqlite3 .backup"
-SQLITE_SAME_FORMAT = ("sqlite3 .backup", "Python backup API (pages=-1)", "VACUUM INTO")
+SQLITE_COPY = "cp (n8n stopped, WAL checkpointed)"
+# The role copies a quiesced SQLite database as a file under SQLite's lock, so a plain `cp` of the
+# stopped file is among the raw tools it is held against, and the bare cycle dumps with it.
+SQLITE_SAME_FORMAT = ("sqlite3 .backup", "Python backup API (pages=-1)", "VACUUM INTO", SQLITE_COPY)
 FINDINGS = Path(__file__).resolve().parent / "findings.md"
 
 
@@ -85,7 +88,12 @@ def _series(results: dict[str, Any], db: str, sizes: list[str]) -> dict[str, dic
 def _same_format_name(site: dict[str, Any]) -> str:
     if _is_pg(site):
         return "`%s`" % PG_SAME_FORMAT[0]
-    return "fastest of `.backup`, backup API, `VACUUM INTO`"
+    return "fastest of `.backup`, backup API, `VACUUM INTO`, `cp` of the stopped file"
+
+
+def _bare_cycle_name(site: dict[str, Any]) -> str:
+    dump = "`%s`" % site["bare_dump"] if site.get("bare_dump") else "same-format raw dump"
+    return dump + " + bare stop + start-to-registered"
 
 
 def _same_format(site: dict[str, Any]) -> float | None:
@@ -99,7 +107,7 @@ FIGURES = [
            lambda s: _m(s, _baseline_key(s)), Goal("<=", 0.55)),
     Figure("database dump step", lambda s: _m(s, "col.dump_step"), _same_format_name, _same_format, Goal("<=", 1.05)),
     Figure("backup downtime (quiesce to webhooks registered)", lambda s: _m(s, "col.downtime"),
-           lambda s: "same-format raw dump + bare stop + start-to-registered", lambda s: _m(s, "bare.cycle"), Goal("<=", 1.15)),
+           _bare_cycle_name, lambda s: _m(s, "bare.cycle"), Goal("<=", 1.15)),
     Figure("whole backup (backup.yml, key escrow included)", lambda s: _m(s, "col.backup_wall"),
            lambda s: "`n8n export:entities --includeExecutionHistoryDataTables`", lambda s: _m(s, "export.entities"), Goal("<=", 0.1),
            baseline_cut=export_cut),

@@ -236,7 +236,7 @@ SQLITE_VARIANTS: dict[str, str] = {
     "Python backup API (pages=-1)": "python3 -c 'import sqlite3,sys; s=sqlite3.connect(sys.argv[1]); d=sqlite3.connect(sys.argv[2]); "
                                     "s.backup(d); d.close()' \"$SRC\" \"$OUT\"",
     "VACUUM INTO": "sqlite3 \"$SRC\" \"VACUUM INTO '$OUT'\"",
-    "cp (n8n stopped, WAL checkpointed)": "cp \"$SRC\" \"$OUT\"",
+    report.SQLITE_COPY: "cp \"$SRC\" \"$OUT\"",
     "sqlite3 .backup + zstd -T2 -3": "sqlite3 \"$SRC\" \".backup '$OUT.tmp'\" && zstd -q -T2 -3 --rm -o \"$OUT\" \"$OUT.tmp\"",
 }
 # The baselines are named once, in report.py, which divides by them.
@@ -268,7 +268,8 @@ def raw_dump(site: Site, name: str, out: Path) -> tuple[Timed, int]:
 
 
 def fastest_same_format(site: Site) -> str:
-    return PG_SAME_FORMAT if site.pg is not None else SQLITE_BASELINE
+    """The raw dump the bare cycle uses: what the role's dump step does, done by the raw tool."""
+    return PG_SAME_FORMAT if site.pg is not None else report.SQLITE_COPY
 
 
 # ----------------------------------------------------------------------------- runs
@@ -349,14 +350,14 @@ def measure_site(site: Site, runs: int, export_runs: int, export_limit: float = 
             rec.samples["bare.start_registered"][-1]))
     shutil.rmtree(scratch, ignore_errors=True)
     page_cache = "emptied before each timed step" if rec.caches_dropped else "kept (the kernel refused drop_caches)"
-    return {"samples": rec.samples, "sizes": rec.sizes, "tasks": rec.tasks, "page_cache": page_cache}
+    return {"samples": rec.samples, "sizes": rec.sizes, "tasks": rec.tasks, "page_cache": page_cache, "bare_dump": same}
 
 
 def backup_run(site: Site, ctl: Controller, rec: Recorder, run: int) -> None:
     rec.cold()
     backup = ctl.play("backup", run)
     rec.add("col.backup_wall", backup.seconds)
-    dump_task = "Dump PostgreSQL with community.postgresql" if site.pg is not None else "Copy the SQLite database with the backup API"
+    dump_task = "Dump PostgreSQL with community.postgresql" if site.pg is not None else "Copy the SQLite database"
     rec.add("col.dump_step", backup.task_seconds(dump_task))
     if site.pg is None:
         rec.add("col.copy_check", backup.task_seconds("Make the SQLite copy durable and check its integrity"))
