@@ -167,3 +167,13 @@ def test_each_site_says_whether_its_page_cache_was_emptied():
     assert "page cache kept;" in report.size_section({"sites": {"sqlite/1m": site}}, "1m")  # sites measured before
     site["page_cache"] = "emptied before each timed step"
     assert "page cache emptied before each timed step;" in report.size_section({"sites": {"sqlite/1m": site}}, "1m")
+
+
+def test_the_downtime_row_names_the_bare_cycle_dump_when_the_site_recorded_it():
+    site = _site("sqlite", "10k", 1.0)
+    downtime = next(r for r in report.figure_rows(site) if r[0].startswith("backup downtime"))
+    assert downtime[3] == "same-format raw dump + bare stop + start-to-registered"
+    site["bare_dump"] = report.SQLITE_COPY
+    downtime = next(r for r in report.figure_rows(site) if r[0].startswith("backup downtime"))
+    assert downtime[3] == "`cp (n8n stopped, WAL checkpointed)` + bare stop + start-to-registered"
+    assert report.SQLITE_COPY in report.SQLITE_SAME_FORMAT
