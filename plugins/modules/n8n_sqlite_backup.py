@@ -163,6 +163,7 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lifeboat.n8n.plugins.module_utils._sqlite_backup import (
+    METHODS,
     SqliteBackupError,
     backup_sqlite,
     source_info,
@@ -178,7 +179,7 @@ def main():
             integrity_check=dict(type="bool", default=True),
             checksum=dict(type="bool", default=True),
             fsync=dict(type="bool", default=True),
-            method=dict(type="str", default="backup_api", choices=["backup_api", "locked_copy"]),
+            method=dict(type="str", default="backup_api", choices=list(METHODS)),
         ),
         supports_check_mode=True,
     )
