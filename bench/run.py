@@ -382,6 +382,8 @@ def backup_run(site: Site, ctl: Controller, rec: Recorder, run: int) -> None:
     manifest = json.loads((folder / "manifest.json").read_text())
     database = next(a for a in manifest["artifacts"] if a["kind"] == "database")
     rec.size("col.database_artifact", _size(folder / database["path"]))
+    # The dump module's own time (the manifest's timings): the dump step less it is Ansible's share.
+    rec.add("col.dump_module", (manifest.get("timings") or {}).get("dump_s"))
     rec.size("col.backup_folder", _size(folder))
     log("%s: backup.yml %.1f s, downtime %.1f s, dump step %.1f s" % (
         site.label, backup.seconds, (rec.samples.get("col.downtime") or [0])[-1], (rec.samples.get("col.dump_step") or [0])[-1]))
