@@ -56,6 +56,8 @@ __metaclass__ = type
 
 PARTIAL_SUFFIX = ".partial"
 _CHUNK = 4 * 1024 * 1024
+_SQLITE_BUSY = 5
+_SQLITE_LOCKED = 6
 _SQLITE_FULL = 13
 _MIB = 1024.0 * 1024.0
 METHODS = ("backup_api", "locked_copy")
@@ -211,12 +213,26 @@ def _finish_copy(partial: str, copied: int, fsync: bool) -> int:
     return copied
 
 
+def _is_busy(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return (code & 0xFF) in (_SQLITE_BUSY, _SQLITE_LOCKED) if code is not None else "database is locked" in str(exc)
+
+
 def _lock_with_empty_wal(source: sqlite3.Connection, src: str) -> None:
     """Checkpoint the WAL and hold the write lock with the WAL empty: the file alone is then the database."""
     wal = src + "-wal"
     for _attempt in range(_LOCK_ATTEMPTS):
-        source.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-        source.execute("BEGIN IMMEDIATE")
+        try:
+            source.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            source.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc):
+                raise
+            # A writer held SQLite's lock for the whole busy timeout: n8n (or a worker) is not quiesced.
+            raise SqliteBackupError(
+                "Cannot take a locked copy of %s: another process held its write lock for %d s (%s). Stop n8n and its "
+                "workers first, or use method backup_api, which copies a live database" % (src, _LOCK_BUSY_TIMEOUT_MS // 1000, exc)
+            ) from exc
         if not os.path.exists(wal) or os.path.getsize(wal) == 0:
             return
         source.execute("ROLLBACK")

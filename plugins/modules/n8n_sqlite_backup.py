@@ -81,7 +81,8 @@ options:
       - V(locked_copy) runs C(PRAGMA wal_checkpoint(TRUNCATE)), holds C(BEGIN IMMEDIATE) with the
         write-ahead log empty, and copies the database file. Use it only while n8n and its workers are
         stopped. It writes the checkpoint into the live database file, as n8n does at its next start.
-        If another process keeps the log from emptying, the module fails and copies nothing.
+        If another process keeps the log from emptying, or holds the write lock for 10 seconds, the
+        module fails and copies nothing.
     type: str
     choices: [backup_api, locked_copy]
     default: backup_api

@@ -368,6 +368,22 @@ def test_locked_copy_refuses_when_the_wal_cannot_be_emptied(tmp_path: Path, monk
     assert [p.name for p in tmp_path.iterdir() if "copy" in p.name] == []
 
 
+def test_locked_copy_refuses_when_a_writer_holds_the_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = tmp_path / "database.sqlite"
+    writer = make_wal_db(src, rows=10)
+    monkeypatch.setattr(sb, "_LOCK_BUSY_TIMEOUT_MS", 50)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # n8n mid-transaction: it was not quiesced
+        writer.execute("INSERT INTO workflow_entity (name) VALUES ('busy')")
+        with pytest.raises(sb.SqliteBackupError, match="another process held its write lock.*Stop n8n and its workers first"):
+            sb.backup_sqlite(str(src), str(tmp_path / "copy.sqlite"), method="locked_copy")
+        writer.execute("COMMIT")  # the writer was never disturbed
+    finally:
+        writer.close()
+    assert count(src) == 11
+    assert [p.name for p in tmp_path.iterdir() if "copy" in p.name] == []
+
+
 def test_locked_copy_on_a_full_file_system_removes_the_partial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     make_wal_db(tmp_path / "database.sqlite", rows=200).close()
 
