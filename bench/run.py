@@ -43,7 +43,7 @@ from n8n_harness import N8nInstance, seed
 from n8n_harness import postgres as pgh
 from n8n_harness.inventory import native_host_vars
 
-from . import ctl, report
+from . import ctl, measure, report
 from .generate import SIZES, Generator, SizeSpec
 from .measure import Timed, read_once, run_playbook, settle, timed
 
@@ -357,7 +357,8 @@ def measure_site(site: Site, runs: int, export_runs: int, export_limit: float = 
             tag, rec.samples["bare.cycle"][-1], rec.samples["bare.stop"][-1], rec.samples["bare.dump"][-1],
             rec.samples["bare.start_registered"][-1]))
     shutil.rmtree(scratch, ignore_errors=True)
-    page_cache = ("emptied before each timed step" if rec.caches_dropped else "kept (the kernel refused drop_caches)") + primed
+    handed_back = " once the freed memory was handed back (free page reporting)" if measure.PAGE_REPORTING.exists() else ""
+    page_cache = ("emptied before each timed step" + handed_back if rec.caches_dropped else "kept (the kernel refused drop_caches)") + primed
     return {"samples": rec.samples, "sizes": rec.sizes, "tasks": rec.tasks, "page_cache": page_cache, "bare_dump": same}
 
 
