@@ -94,11 +94,11 @@ def wait_for_page_reporting(counter: Path = PAGE_REPORTING, quiet_s: float = 5.0
 def read_once(paths: list[Path]) -> float:
     """Read files end to end and discard them; returns the seconds it took.
 
-    On this virtual machine the first read of a freshly written file ran at half the speed of every
-    later one, even with the guest's page cache emptied (an 8 GB SQLite database: cp 17.8 s, then
-    9.3 s; the role's locked copy 9.7 s after it). The host caches below the guest, where
-    drop_caches cannot reach. Without this read the role's backup, the first step after the data
-    is generated, paid that alone.
+    Added when the first read of a freshly written file ran at half the speed of every later one
+    (an 8 GB SQLite database: cp 17.8 s, then 9.3 s), taken then for a cache below the guest. The
+    cause found later is free page reporting (see wait_for_page_reporting): a step that begins a
+    while after drop_caches is the slow one. This read is kept so that runs stay comparable with
+    those before; it costs one read of the database per site.
     """
     started = time.monotonic()
     for path in paths:
