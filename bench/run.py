@@ -309,8 +309,8 @@ def measure_site(site: Site, runs: int, export_runs: int, export_limit: float = 
         site.start()
     primed = ""
     if site.pg is None:
-        # The first read of a freshly written file is slow here, below the guest's page cache
-        # (measure.read_once): read the database once, so the first timed step does not pay it alone.
+        # Kept so runs stay comparable with those before ec0dfcf; the slow first read it was added
+        # for was free page reporting, which settle() now waits out (measure.read_once).
         settle()  # from the disk, not from what the generator left in the page cache
         seconds = read_once(sorted(site.sqlite_path.parent.glob("database.sqlite*")))
         log("%s: database read once before the first timed step (%.1f s)" % (site.label, seconds))

@@ -76,12 +76,17 @@ def _uri(path: str, **params: str) -> str:
     return "file:%s?%s" % (quote(os.path.abspath(path)), query)
 
 
+def _primary_code(exc: sqlite3.Error) -> Optional[int]:
+    """SQLite's primary result code of an error (from its extended code), or None before Python 3.11."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
+
+
 def _is_disk_full(exc: BaseException) -> bool:
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return True
     if isinstance(exc, sqlite3.Error):
-        code = getattr(exc, "sqlite_errorcode", None)
-        return code is not None and (code & 0xFF) == _SQLITE_FULL or "database or disk is full" in str(exc)
+        return _primary_code(exc) == _SQLITE_FULL or "database or disk is full" in str(exc)
     return False
 
 
@@ -214,8 +219,8 @@ def _finish_copy(partial: str, copied: int, fsync: bool) -> int:
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    return (code & 0xFF) in (_SQLITE_BUSY, _SQLITE_LOCKED) if code is not None else "database is locked" in str(exc)
+    code = _primary_code(exc)
+    return code in (_SQLITE_BUSY, _SQLITE_LOCKED) if code is not None else "database is locked" in str(exc)
 
 
 def _lock_with_empty_wal(source: sqlite3.Connection, src: str) -> None:
