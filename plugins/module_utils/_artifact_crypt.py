@@ -48,7 +48,6 @@ any derived key.
 
 from __future__ import absolute_import, annotations, division, print_function
 
-import errno
 import hmac
 import os
 import posixpath
@@ -59,6 +58,7 @@ import tarfile
 import time
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, cast
 
+from ansible_collections.lifeboat.n8n.plugins.module_utils._files import is_disk_full
 from ansible_collections.lifeboat.n8n.plugins.module_utils._manifest import hash_file
 
 __metaclass__ = type
@@ -365,10 +365,6 @@ class _ChunkReader:
 # --------------------------------------------------------------------------- files
 
 
-def _is_disk_full(exc: BaseException) -> bool:
-    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
-
-
 def _free_mib(path: str) -> str:
     try:
         usage = shutil.disk_usage(path)
@@ -506,7 +502,7 @@ def encrypt_path(src: str, dest: str, keyring: KeyRing, *, log_n: int = DEFAULT_
         _fsync_dir(os.path.dirname(os.path.abspath(dest)))
     except BaseException as exc:
         _remove(partial)
-        if _is_disk_full(exc):
+        if is_disk_full(exc):
             raise ArtifactCryptError(
                 "Cannot encrypt %s into %s: the file system is full (%s free). Free space or point the backup elsewhere."
                 % (src, dest, _free_mib(os.path.dirname(os.path.abspath(dest))))
@@ -542,7 +538,7 @@ def decrypt_path(src: str, dest: str, keyring: KeyRing) -> Dict[str, Any]:
         _fsync_dir(os.path.dirname(os.path.abspath(dest)))
     except BaseException as exc:
         _remove(partial)
-        if _is_disk_full(exc):
+        if is_disk_full(exc):
             raise ArtifactCryptError(
                 "Cannot decrypt %s into %s: the file system is full (%s free). Free space or stage elsewhere."
                 % (src, dest, _free_mib(os.path.dirname(os.path.abspath(dest))))

@@ -71,11 +71,9 @@ schema empty (the restore itself is one transaction, all or nothing). Back up th
 
 from __future__ import absolute_import, annotations, division, print_function
 
-import errno
 import hashlib
 import os
 import re
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -84,6 +82,8 @@ import time
 import zlib
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+from ansible_collections.lifeboat.n8n.plugins.module_utils._files import free_bytes, fsync_path, is_disk_full, remove_file
 
 from ._db import DatabaseConfig, DatabaseError, N8nDatabase
 
@@ -387,32 +387,6 @@ def _write_all(fd: int, data: Any) -> None:
         view = view[written:]
 
 
-def _free_bytes(folder: str) -> Optional[int]:
-    try:
-        return shutil.disk_usage(folder).free
-    except OSError:
-        return None
-
-
-def _fsync_dir(folder: str) -> None:
-    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _is_disk_full(exc: BaseException) -> bool:
-    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
-
-
-def _remove(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-
-
 # ------------------------------------------------------------------------------------ dump
 def dump_commands(
     config: DatabaseConfig,
@@ -440,7 +414,7 @@ class _PartialFile:
         self.path = dest + PARTIAL_SUFFIX
         self.sha = hashlib.sha256()
         self.size = 0
-        _remove(self.path)  # left by a run that was killed
+        remove_file(self.path)  # left by a run that was killed
         self.fd: Optional[int] = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode)
         os.fchmod(self.fd, mode)  # the umask must not change what was asked
 
@@ -462,13 +436,13 @@ class _PartialFile:
         os.close(self.fd)
         self.fd = None
         os.replace(self.path, self.dest)
-        _fsync_dir(os.path.dirname(self.dest))
+        fsync_path(os.path.dirname(self.dest), directory=True)
 
     def discard(self) -> None:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
-        _remove(self.path)
+        remove_file(self.path)
 
 
 class _DumpPipeline:
@@ -569,8 +543,8 @@ def dump(
             pipeline = None
         if partial is not None:
             partial.discard()
-        if _is_disk_full(exc):
-            free = _free_bytes(folder)
+        if is_disk_full(exc):
+            free = free_bytes(folder)
             raise PgStreamError(
                 "Cannot dump %s to %s: the file system of %s is full (%s MiB free now; the dump had reached %.1f MiB). "
                 "Free space there or choose another path; no partial dump was left"

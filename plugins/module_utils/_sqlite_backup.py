@@ -52,6 +52,8 @@ import time
 from typing import Any, Optional
 from urllib.parse import quote
 
+from ansible_collections.lifeboat.n8n.plugins.module_utils._files import free_bytes, fsync_path, is_disk_full, mib
+
 __metaclass__ = type
 
 PARTIAL_SUFFIX = ".partial"
@@ -59,7 +61,6 @@ _CHUNK = 4 * 1024 * 1024
 _SQLITE_BUSY = 5
 _SQLITE_LOCKED = 6
 _SQLITE_FULL = 13
-_MIB = 1024.0 * 1024.0
 METHODS = ("backup_api", "locked_copy")
 # A writer that slips in between the checkpoint and the lock leaves frames in the WAL: try again.
 _LOCK_ATTEMPTS = 3
@@ -83,29 +84,18 @@ def _primary_code(exc: sqlite3.Error) -> Optional[int]:
 
 
 def _is_disk_full(exc: BaseException) -> bool:
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+    if is_disk_full(exc):
         return True
     if isinstance(exc, sqlite3.Error):
         return _primary_code(exc) == _SQLITE_FULL or "database or disk is full" in str(exc)
     return False
 
 
-def _free_bytes(folder: str) -> Optional[int]:
-    try:
-        return shutil.disk_usage(folder).free
-    except OSError:
-        return None
-
-
-def _mib(size: Optional[int]) -> str:
-    return "?" if size is None else "%.1f" % (size / _MIB)
-
-
 def _disk_full_message(src: str, dest: str, needed: Optional[int]) -> str:
     folder = os.path.dirname(os.path.abspath(dest))
     return (
         "Cannot back up SQLite database %s to %s: the file system of %s is full (%s MiB free, the copy needs %s MiB). "
-        "Free space there or choose another dest; no partial copy was left" % (src, dest, folder, _mib(_free_bytes(folder)), _mib(needed))
+        "Free space there or choose another dest; no partial copy was left" % (src, dest, folder, mib(free_bytes(folder)), mib(needed))
     )
 
 
@@ -115,14 +105,6 @@ def _remove_partial(partial: str) -> None:
             os.unlink(path)
         except FileNotFoundError:
             pass
-
-
-def _fsync_path(path: str, directory: bool = False) -> None:
-    fd = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class _Hasher(threading.Thread):
@@ -214,7 +196,7 @@ def _finish_copy(partial: str, copied: int, fsync: bool) -> int:
         if os.path.exists(leftover) and os.path.getsize(leftover) > 0:
             raise SqliteBackupError("Cannot back up to %s: SQLite left %s behind; the copy is incomplete" % (partial, leftover))
     if fsync:
-        _fsync_path(partial)
+        fsync_path(partial)
     return copied
 
 
@@ -349,7 +331,7 @@ def backup_sqlite(
         source.execute("PRAGMA busy_timeout = 60000")
         page_size, page_count = (int(source.execute(q).fetchone()[0]) for q in ("PRAGMA page_size", "PRAGMA page_count"))
         needed = page_size * page_count
-        free = _free_bytes(folder)
+        free = free_bytes(folder)
         if free is not None and free < needed:
             raise OSError(errno.ENOSPC, "not enough free space")
         if method == "locked_copy":
@@ -364,7 +346,7 @@ def backup_sqlite(
         size = os.path.getsize(partial)
         os.replace(partial, dest)
         if fsync:
-            _fsync_path(folder, directory=True)
+            fsync_path(folder, directory=True)
     except BaseException as exc:
         if source is not None:
             source.close()
@@ -403,8 +385,8 @@ def check_copy(path: str, checksum: bool = True) -> dict[str, Any]:
         raise SqliteBackupError("Cannot check %s: no such file. Give the dest that n8n_sqlite_backup wrote" % path)
     sha256: Optional[str] = None
     try:
-        _fsync_path(path)
-        _fsync_path(os.path.dirname(path), directory=True)
+        fsync_path(path)
+        fsync_path(os.path.dirname(path), directory=True)
         integrity, sha256 = _check_and_hash(path, True, checksum)
     except sqlite3.DatabaseError as exc:
         # "database disk image is malformed", "file is not a database": the check's verdict.
@@ -416,7 +398,7 @@ def check_copy(path: str, checksum: bool = True) -> dict[str, Any]:
             folder = os.path.dirname(path)
             raise SqliteBackupError(
                 "Cannot make the copy %s durable: the file system of %s is full (%s MiB free). The copy is incomplete: "
-                "free space there and take the backup again" % (path, folder, _mib(_free_bytes(folder)))
+                "free space there and take the backup again" % (path, folder, mib(free_bytes(folder)))
             ) from exc
         raise SqliteBackupError("Cannot check the copy %s: %s. Take the backup again" % (path, exc)) from exc
     if integrity != "ok":

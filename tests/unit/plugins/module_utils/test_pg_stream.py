@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ansible_collections.lifeboat.n8n.plugins.module_utils import _files
 from ansible_collections.lifeboat.n8n.plugins.module_utils import _pg_stream as ps
 from ansible_collections.lifeboat.n8n.plugins.module_utils._db import DatabaseConfig, DatabaseError
 from hypothesis import given, settings
@@ -362,7 +363,7 @@ def test_dump_into_a_full_file_system_names_destination_and_free_space(tmp_path:
         real_write(fd, data)
 
     monkeypatch.setattr(ps, "_write_all", write_until_full)
-    monkeypatch.setattr(ps.shutil, "disk_usage", lambda path: DiskUsage(10 << 20, 9 << 20, 1 << 20))
+    monkeypatch.setattr(_files.shutil, "disk_usage", lambda path: DiskUsage(10 << 20, 9 << 20, 1 << 20))
     tools = FakeTools(pg_dump="cat >/dev/null; head -c 5000000 /dev/zero")
     dest = tmp_path / "n8n.pgdump"
     with pytest.raises(ps.PgStreamError, match="is full") as info:
