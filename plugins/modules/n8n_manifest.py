@@ -140,6 +140,16 @@ options:
         description: Its format, for example V(sqlite), V(pg_custom), V(pg_directory), V(tar.zst), V(json).
         type: str
         required: true
+  defer_checksum_formats:
+    description:
+      - With O(state=verified), artifacts of these formats (for example V(sqlite)) are checked for
+        path, presence and size, but not hashed. The caller must check their checksum when it
+        copies them, with M(lifeboat.n8n.n8n_verified_copy), so that a large database is read once
+        instead of twice.
+      - Leave it empty for a check that must stand on its own (a dry run of a restore).
+    type: list
+    elements: str
+    default: []
   timings:
     description: Seconds each backup step took, name to seconds.
     type: dict
@@ -181,6 +191,12 @@ EXAMPLES = r"""
     state: verified
     backup_dir: /var/backups/n8n/20261121T140102Z
   register: __backup
+
+- name: Verify a backup whose database is checked later, as it is copied (read once)
+  lifeboat.n8n.n8n_manifest:
+    state: verified
+    backup_dir: /var/backups/n8n/20261121T140102Z
+    defer_checksum_formats: [sqlite]
 
 - name: Use what the manifest says
   ansible.builtin.debug:
@@ -233,8 +249,11 @@ artifacts:
       description: Its path relative to the backup directory.
       type: str
     ok:
-      description: Whether it exists and matches its size and SHA-256.
+      description: Whether it exists and matches its size and SHA-256 (its size only when RV(artifacts[].checksum=deferred)).
       type: bool
+    checksum:
+      description: V(verified) when it was hashed, V(deferred) when its format is in O(defer_checksum_formats).
+      type: str
     problem:
       description: What is wrong (missing, size mismatch, checksum mismatch, path traversal), or null.
       type: str
@@ -279,6 +298,7 @@ def main():
                     format=dict(type="str", required=True),
                 ),
             ),
+            defer_checksum_formats=dict(type="list", elements="str", default=[]),
             timings=dict(type="dict", default={}),
             downtime_s=dict(type="float"),
         ),
@@ -291,7 +311,7 @@ def main():
     module.no_log_values.difference_update(public_values(params["env"], params["key_fingerprint"]))
     try:
         if params["state"] == "verified":
-            result = verify_backup(params["backup_dir"], params["path"])
+            result = verify_backup(params["backup_dir"], params["path"], params["defer_checksum_formats"])
             result["changed"] = False
             if not result.pop("ok"):
                 module.fail_json(**result)

@@ -318,9 +318,33 @@ def test_hash_artifacts_stores_relative_paths(backup: tuple[Path, dict[str, Any]
 def test_verify_artifacts_ok(backup: tuple[Path, dict[str, Any]]) -> None:
     root, manifest = backup
     assert m.verify_artifacts(manifest, str(root)) == [
-        {"name": "database", "path": "database.sqlite", "ok": True, "problem": None},
-        {"name": "binary_data", "path": "binary", "ok": True, "problem": None},
+        {"name": "database", "path": "database.sqlite", "ok": True, "problem": None, "checksum": "verified"},
+        {"name": "binary_data", "path": "binary", "ok": True, "problem": None, "checksum": "verified"},
     ]
+
+
+def test_deferred_checksum_skips_the_hash_but_not_the_size(backup: tuple[Path, dict[str, Any]]) -> None:
+    """A restore copies the SQLite database while hashing it; the manifest check then only sizes it."""
+    root, manifest = backup
+    _flip_byte(root / "database.sqlite")
+    (root / "binary" / "file2").write_bytes(b"TWO")
+    results = {item["name"]: item for item in m.verify_artifacts(manifest, str(root), defer_formats=["sqlite"])}
+    assert results["database"] == {"name": "database", "path": "database.sqlite", "ok": True, "problem": None, "checksum": "deferred"}
+    # other formats are still hashed
+    assert results["binary_data"]["problem"].startswith("checksum mismatch")
+
+    (root / "database.sqlite").write_bytes((root / "database.sqlite").read_bytes()[:-1])
+    results = {item["name"]: item for item in m.verify_artifacts(manifest, str(root), defer_formats=["sqlite"])}
+    assert results["database"]["problem"].startswith("size mismatch")
+
+
+def test_verify_backup_says_which_checksum_is_left_to_the_copy(backup: tuple[Path, dict[str, Any]]) -> None:
+    root, manifest = backup
+    m.write_manifest(str(root / "manifest.json"), manifest)
+    result = m.verify_backup(str(root), defer_formats=["sqlite"])
+    assert result["ok"] is True
+    assert result["msg"].endswith("The checksum of database is checked when it is copied.")
+    assert "checked when it is copied" not in m.verify_backup(str(root))["msg"]
 
 
 def _flip_byte(path: Path) -> None:
