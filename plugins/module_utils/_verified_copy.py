@@ -13,8 +13,9 @@ downtime. At 1M executions (7.6 GB) the check and the copy each took about 16 s.
 
 1. ``src`` must be a regular file of ``size`` bytes (when given), and ``dest``'s file system must
    have room for it (refused before anything is written);
-2. ``<dest>.partial`` is created with exactly ``mode`` and the given owner, then filled in 4 MiB
-   chunks, each hashed and written;
+2. ``<dest>.partial`` is created with exactly ``mode`` and the given owner, then filled by the
+   kernel (``sendfile``, as ``cp`` copies) while a second thread hashes what was written, reading
+   it back from the page cache right behind the copy;
 3. a size or checksum that differs from the expected one removes the partial file and raises;
 4. the copy is flushed to disk (``fsync``), renamed to ``dest`` and its folder flushed.
 
@@ -23,11 +24,13 @@ Any failure removes the partial file; ``dest`` appears only complete and verifie
 
 from __future__ import absolute_import, annotations, division, print_function
 
+import errno
 import grp
 import hashlib
 import os
 import pwd
 import stat
+import threading
 import time
 from typing import Any, Dict, Optional
 
@@ -43,6 +46,8 @@ __metaclass__ = type
 
 PARTIAL_SUFFIX = ".partial"
 _CHUNK = 4 * 1024 * 1024
+# sendfile copies at most this much per call; the hashing thread follows each step.
+_COPY_STEP = 64 * 1024 * 1024
 
 
 class VerifiedCopyError(Exception):
@@ -115,24 +120,84 @@ def _create(partial: str, mode: int, uid: int, gid: int) -> int:
     return fd
 
 
-def _copy_and_hash(src: str, out: int) -> tuple[str, int]:
-    digest = hashlib.sha256()
+class _TrailingHash(threading.Thread):
+    """SHA-256 of the copy, read back from the page cache right behind the kernel's copy.
+
+    Hashing in line with a read and write loop made the copy about twice as slow as ``cp`` (18 s
+    against 9 s for 4 GiB): the hash waited for every read and every write waited for the hash.
+    The kernel copies here (``sendfile``, as ``cp`` does), and this thread hashes what was written,
+    on the other core, while the copy goes on: the digest is of the bytes in the copy.
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__(name="lifeboat-verified-copy-sha256", daemon=True)
+        self.path = path
+        self.sha = hashlib.sha256()
+        self.hashed = 0
+        self.error: Optional[BaseException] = None
+        self._copied = 0
+        self._done = False
+        self._cond = threading.Condition()
+
+    def advance(self, count: int) -> None:
+        with self._cond:
+            self._copied += count
+            self._cond.notify()
+
+    def finish(self) -> None:
+        with self._cond:
+            self._done = True
+            self._cond.notify()
+
+    def _wait_for_bytes(self) -> int:
+        with self._cond:
+            while self.hashed >= self._copied and not self._done:
+                self._cond.wait()
+            return self._copied
+
+    def run(self) -> None:
+        try:
+            buffer = bytearray(_CHUNK)
+            view = memoryview(buffer)
+            with open(self.path, "rb", buffering=0) as copy:
+                while True:
+                    limit = self._wait_for_bytes()
+                    if self.hashed >= limit:
+                        return
+                    while self.hashed < limit:
+                        count = copy.readinto(view[: min(_CHUNK, limit - self.hashed)])
+                        if not count:
+                            raise OSError(errno.EIO, "the copy is shorter than what was written to it")
+                        self.sha.update(view[:count])  # hashlib releases the GIL on big buffers
+                        self.hashed += count
+        except BaseException as exc:  # reported by the copying thread
+            self.error = exc
+
+
+def _kernel_copy(source: int, out: int, hasher: _TrailingHash) -> int:
     copied = 0
-    buffer = bytearray(_CHUNK)
-    view = memoryview(buffer)
-    with open(src, "rb", buffering=0) as source:
-        if hasattr(os, "posix_fadvise"):
-            os.posix_fadvise(source.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
-        while True:
-            count = source.readinto(buffer)
-            if not count:
-                break
-            chunk = view[:count]
-            digest.update(chunk)  # hashlib releases the GIL on big buffers
-            while chunk:
-                chunk = chunk[os.write(out, chunk):]
-            copied += count
-    return digest.hexdigest(), copied
+    while True:
+        count = os.sendfile(out, source, None, _COPY_STEP)
+        if not count:
+            return copied
+        copied += count
+        hasher.advance(count)
+
+
+def _copy_and_hash(src: str, out: int, partial: str) -> tuple[str, int]:
+    hasher = _TrailingHash(partial)
+    hasher.start()
+    try:
+        with open(src, "rb", buffering=0) as source:
+            if hasattr(os, "posix_fadvise"):
+                os.posix_fadvise(source.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
+            copied = _kernel_copy(source.fileno(), out, hasher)
+    finally:
+        hasher.finish()
+        hasher.join()
+    if hasher.error is not None:
+        raise hasher.error
+    return hasher.sha.hexdigest(), copied
 
 
 def copy_verified(
@@ -162,7 +227,7 @@ def copy_verified(
     try:
         out = _create(partial, mode, uid, gid)
         try:
-            found, copied = _copy_and_hash(src, out)
+            found, copied = _copy_and_hash(src, out, partial)
             if copied != total:
                 raise VerifiedCopyError(
                     "Cannot copy %s: size mismatch: expected %d bytes, read %d (the file changed while it was copied)" % (src, total, copied)

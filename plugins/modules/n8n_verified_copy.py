@@ -13,8 +13,9 @@ module: n8n_verified_copy
 short_description: Copy a backup artifact while checking it against its manifest checksum
 version_added: 0.1.0
 description:
-  - Copies one file to O(dest) and hashes every chunk as it is written, so the file is read once
-    for both the check and the copy. The copy appears at O(dest) only when its size and SHA-256
+  - Copies one file to O(dest) with the kernel's copy (as C(cp) does) while a second thread hashes
+    the copy right behind it, from memory, so the file is read once for both the check and the copy
+    and the check costs about no time beside the copy. The copy appears at O(dest) only when its size and SHA-256
     match O(size) and O(sha256); otherwise nothing is left and the task fails with what was found.
   - The restore role stages a SQLite database beside n8n's with it while n8n still runs, then only
     renames it into place once n8n has stopped.

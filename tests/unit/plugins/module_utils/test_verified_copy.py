@@ -97,17 +97,35 @@ def test_not_enough_space_is_refused_before_writing(tmp_path: Path, artifact: tu
 
 def test_disk_full_while_copying_removes_the_partial(tmp_path: Path, artifact: tuple[Path, str, int], monkeypatch: pytest.MonkeyPatch) -> None:
     src, digest, size = artifact
-    real_write = os.write
-    written: list[int] = []
+    real_sendfile = os.sendfile
+    calls: list[int] = []
 
-    def write(fd: int, data: memoryview) -> int:
-        if written:
+    def sendfile(out: int, source: int, offset: None, count: int) -> int:
+        if calls:
             raise OSError(errno.ENOSPC, "No space left on device")
-        written.append(fd)
-        return real_write(fd, data)
+        calls.append(out)
+        return real_sendfile(out, source, offset, 1 << 20)  # a first, partial step
 
-    monkeypatch.setattr(vc.os, "write", write)
+    monkeypatch.setattr(vc.os, "sendfile", sendfile)
     with pytest.raises(vc.VerifiedCopyError, match="is full .* no partial copy was left"):
+        vc.copy_verified(str(src), str(tmp_path / "copy"), digest, size=size)
+    assert sorted(os.listdir(tmp_path)) == ["backup"]
+
+
+def test_the_digest_is_of_what_was_written(tmp_path: Path, artifact: tuple[Path, str, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hash reads the copy back, so a copy that differs from its source is refused."""
+    src, digest, size = artifact
+    real_sendfile = os.sendfile
+    flipped = bytes([src.read_bytes()[0] ^ 0xFF])
+
+    def damaging_sendfile(out: int, source: int, offset: None, count: int) -> int:
+        sent = real_sendfile(out, source, offset, count)
+        if sent:
+            os.pwrite(out, flipped, 0)  # the first byte of the copy is not the source's
+        return sent
+
+    monkeypatch.setattr(vc.os, "sendfile", damaging_sendfile)
+    with pytest.raises(vc.VerifiedCopyError, match="checksum mismatch"):
         vc.copy_verified(str(src), str(tmp_path / "copy"), digest, size=size)
     assert sorted(os.listdir(tmp_path)) == ["backup"]
 
