@@ -40,6 +40,24 @@ def mib(size: Optional[int]) -> str:
     return "?" if size is None else "%.1f" % (size / _MIB)
 
 
+def create_exact(path: str, mode: int, uid: int = -1, gid: int = -1) -> int:
+    """A new file (never an existing one) open for writing, with exactly ``mode`` and, given a
+    ``uid`` or ``gid`` other than -1, that owner; returns its descriptor.
+
+    The umask neither widens nor narrows ``mode``. The file is created 0600 and gets its owner
+    before its mode, so nobody else can open it in between.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        if uid != -1 or gid != -1:
+            os.fchown(fd, uid, gid)
+        os.fchmod(fd, mode)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def fsync_path(path: str, directory: bool = False) -> None:
     """Flush a file, or a folder's entries (after a rename), to disk."""
     fd = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0))

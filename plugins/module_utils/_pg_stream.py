@@ -83,7 +83,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-from ansible_collections.lifeboat.n8n.plugins.module_utils._files import free_bytes, fsync_path, is_disk_full, remove_file
+from ansible_collections.lifeboat.n8n.plugins.module_utils._files import create_exact, free_bytes, fsync_path, is_disk_full, remove_file
 
 from ._db import DatabaseConfig, DatabaseError, N8nDatabase
 
@@ -415,8 +415,7 @@ class _PartialFile:
         self.sha = hashlib.sha256()
         self.size = 0
         remove_file(self.path)  # left by a run that was killed
-        self.fd: Optional[int] = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode)
-        os.fchmod(self.fd, mode)  # the umask must not change what was asked
+        self.fd: Optional[int] = create_exact(self.path, mode)  # the umask must not change what was asked
 
     def copy_from(self, reader: int) -> None:
         if self.fd is None:

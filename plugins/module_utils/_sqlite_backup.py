@@ -52,7 +52,7 @@ import time
 from typing import Any, Optional
 from urllib.parse import quote
 
-from ansible_collections.lifeboat.n8n.plugins.module_utils._files import free_bytes, fsync_path, is_disk_full, mib
+from ansible_collections.lifeboat.n8n.plugins.module_utils._files import create_exact, free_bytes, fsync_path, is_disk_full, mib
 
 __metaclass__ = type
 
@@ -176,11 +176,7 @@ def _check_arguments(src: str, dest: str, pages: int, method: str) -> None:
 
 def _create_private(path: str, mode: int) -> None:
     """An empty file with exactly ``mode`` (the umask neither widens nor narrows it)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        os.fchmod(fd, mode)
-    finally:
-        os.close(fd)
+    os.close(create_exact(path, mode))
 
 
 def _to_rollback_journal(target: sqlite3.Connection) -> None:

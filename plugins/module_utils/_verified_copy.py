@@ -7,9 +7,9 @@
 
 A restore used to read the backup's SQLite database three times: the manifest check hashed it,
 then a copy read it again inside the downtime, and ``ansible.builtin.copy`` would hash it twice
-more. :func:`copy_verified` reads it once, before n8n stops: every chunk is hashed as it is
-written, so the copy is both the check and the staging step, and only a rename is left for the
-downtime. At 1M executions (7.6 GB) the check and the copy each took about 16 s.
+more. :func:`copy_verified` reads it once, before n8n stops: the copy is hashed as it is written,
+so it is both the check and the staging step, and only a rename is left for the downtime. At 1M
+executions (7.6 GB) the check and the copy had each taken about 16 s.
 
 1. ``src`` must be a regular file of ``size`` bytes (when given), and ``dest``'s file system must
    have room for it (refused before anything is written);
@@ -35,6 +35,7 @@ import time
 from typing import Any, Dict, Optional
 
 from ansible_collections.lifeboat.n8n.plugins.module_utils._files import (
+    create_exact,
     free_bytes,
     fsync_path,
     is_disk_full,
@@ -105,19 +106,6 @@ def _check_room(src: str, dest: str, needed: int) -> None:
             "Cannot copy %s to %s: the file system of %s has %s MiB free, the copy needs %s MiB. Free space there first; nothing was written"
             % (src, dest, folder, mib(free), mib(needed))
         )
-
-
-def _create(partial: str, mode: int, uid: int, gid: int) -> int:
-    remove_file(partial)  # a leftover of an interrupted run
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        if uid != -1 or gid != -1:
-            os.fchown(fd, uid, gid)
-        os.fchmod(fd, mode)  # exactly mode: the umask neither widens nor narrows it
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
 
 
 class _TrailingHash(threading.Thread):
@@ -225,7 +213,8 @@ def copy_verified(
         return {"dest": dest, "size": total, "sha256": None, "duration_s": round(time.monotonic() - started, 3)}
     partial = dest + PARTIAL_SUFFIX
     try:
-        out = _create(partial, mode, uid, gid)
+        remove_file(partial)  # a leftover of an interrupted run
+        out = create_exact(partial, mode, uid, gid)
         try:
             found, copied = _copy_and_hash(src, out, partial)
             if copied != total:
