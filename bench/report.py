@@ -251,6 +251,7 @@ def detail_section(sites: list[dict[str, Any]]) -> str:
                            ("bare cycle: stop + dump + start to registered", "bare.cycle"),
                            ("role downtime as the role reports it", "col.downtime_role"),
                            ("whole restore.yml (wall)", "col.restore_wall"),
+                           ("restore downtime: quiesce to webhooks probed (no goal in the issue)", "col.restore_downtime"),
                            ("key check of the live database (all categories, one run)", "keycheck.seconds")):
             value = _m(site, key)
             if value is not None:

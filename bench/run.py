@@ -396,6 +396,11 @@ def restore_run(site: Site, ctl: Controller, rec: Recorder, run: int) -> None:
     restore = ctl.play("restore", run, restore_backup=str(folder), restore_backup_on_target=True, restore_confirm=True)
     rec.add("col.restore_wall", restore.seconds)
     rec.add("col.restore_registered", restore.until("Probe every active webhook from outside"))
+    # The restore's own downtime, as the backup's: from the quiesce's start to the webhook probe.
+    stopping = restore.task("Remember which processes run now")
+    probed = restore.task("Probe every active webhook from outside", last=True)
+    if stopping and probed:
+        rec.add("col.restore_downtime", probed["end"] - stopping["start"])
     for kind, kb in restore.peaks_kb.items():
         rec.add("mem.restore_%s_mb" % kind, kb / 1024)
     rec.playbook_tasks("restore", restore)
