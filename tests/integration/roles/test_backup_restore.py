@@ -93,7 +93,10 @@ def backup(controller: Controller, site: Site, seeded: Seeded, api_key: str, key
     run = controller.run("backup.yml", site, api_key=api_key)
     assert run.ok, run.log[-6000:]
     assert_no_secret(run, [key, api_key, *seeded.secrets])
-    assert "downtime" in run.log
+    # The resume probed the webhooks of the active workflows, listed before the stop: the echo's
+    # and the slow workflow's (the schedule has none). An empty list would skip the probe silently.
+    downtime = re.search(r"downtime +[0-9.]+ s \(first stop to (\d+) webhook\(s\) registered\)", run.log)
+    assert downtime and downtime.group(1) == "2", run.log[-6000:]
     folder = controller.newest_backup(site)
     check_backup_folder(folder, key)
     return folder
