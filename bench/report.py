@@ -106,7 +106,7 @@ FIGURES = [
            lambda s: "`pg_dump -Fc` defaults" if _is_pg(s) else "`sqlite3 .backup`",
            lambda s: _m(s, _baseline_key(s)), Goal("<=", 0.55)),
     Figure("database dump step", lambda s: _m(s, "col.dump_step"), _same_format_name, _same_format, Goal("<=", 1.05)),
-    Figure("backup downtime (quiesce to webhooks registered)", lambda s: _m(s, "col.downtime"),
+    Figure("backup downtime (first stop to webhooks registered)", lambda s: _m(s, "col.downtime"),
            _bare_cycle_name, lambda s: _m(s, "bare.cycle"), Goal("<=", 1.15)),
     Figure("whole backup (backup.yml, key escrow included)", lambda s: _m(s, "col.backup_wall"),
            lambda s: "`n8n export:entities --includeExecutionHistoryDataTables`", lambda s: _m(s, "export.entities"), Goal("<=", 0.1),
@@ -250,8 +250,9 @@ def detail_section(sites: list[dict[str, Any]]) -> str:
                            ("bare n8n stop", "bare.stop"), ("bare n8n start to webhook registered", "bare.start_registered"),
                            ("bare cycle: stop + dump + start to registered", "bare.cycle"),
                            ("role downtime as the role reports it", "col.downtime_role"),
+                           ("backup: quiesce start (drain included) to webhooks registered", "col.quiesce_to_registered"),
                            ("whole restore.yml (wall)", "col.restore_wall"),
-                           ("restore downtime: quiesce to webhooks probed (no goal in the issue)", "col.restore_downtime"),
+                           ("restore downtime: first stop to webhooks probed (no goal in the issue)", "col.restore_downtime"),
                            ("key check of the live database (all categories, one run)", "keycheck.seconds")):
             value = _m(site, key)
             if value is not None:

@@ -372,10 +372,16 @@ def backup_run(site: Site, ctl: Controller, rec: Recorder, run: int) -> None:
         rec.add("col.copy_check", backup.task_seconds("Make the SQLite copy durable and check its integrity"))
     resumed = backup.task("Expose the result to the playbook")
     rec.add("col.downtime_role", float(resumed["downtime_s"]) if resumed and resumed.get("downtime_s") is not None else None)
+    # The downtime runs from the first stop (n8n serves while the drain looks for executions in
+    # progress, as the bare cycle has no drain) to the webhooks answering: the wait probes them
+    # itself when the probe host is this machine, else a probe task follows it.
+    first_stop = backup.task("Note that n8n processes are being stopped")
     quiesce_start = backup.task("Remember which processes run now")
-    probe_end = backup.task("Probe the webhooks of active workflows", last=True)
-    if quiesce_start and probe_end:
-        rec.add("col.downtime", probe_end["end"] - quiesce_start["start"])
+    registered = _last_end(backup, "Wait until n8n is ready and has activated", "Probe the webhooks of active workflows")
+    if first_stop and registered:
+        rec.add("col.downtime", registered - first_stop["start"])
+    if quiesce_start and registered:
+        rec.add("col.quiesce_to_registered", registered - quiesce_start["start"])
     for kind, kb in backup.peaks_kb.items():
         rec.add("mem.backup_%s_mb" % kind, kb / 1024)
     rec.playbook_tasks("backup", backup)
@@ -390,14 +396,20 @@ def backup_run(site: Site, ctl: Controller, rec: Recorder, run: int) -> None:
         site.label, backup.seconds, (rec.samples.get("col.downtime") or [0])[-1], (rec.samples.get("col.dump_step") or [0])[-1]))
 
 
+def _last_end(timing: Any, *fragments: str) -> float | None:
+    """The latest end among the last tasks named like each fragment (None when none ran)."""
+    ends = [task["end"] for task in (timing.task(f, last=True) for f in fragments) if task and task.get("end") is not None]
+    return max(ends) if ends else None
+
+
 def restore_run(site: Site, ctl: Controller, rec: Recorder, run: int) -> None:
     folder = ctl.newest_backup()
     rec.cold()
     restore = ctl.play("restore", run, restore_backup=str(folder), restore_backup_on_target=True, restore_confirm=True)
     rec.add("col.restore_wall", restore.seconds)
     rec.add("col.restore_registered", restore.until("Probe every active webhook from outside"))
-    # The restore's own downtime, as the backup's: from the quiesce's start to the webhook probe.
-    stopping = restore.task("Remember which processes run now")
+    # The restore's own downtime, as the backup's: from the first stop to the webhook probe.
+    stopping = restore.task("Note that n8n processes are being stopped")
     probed = restore.task("Probe every active webhook from outside", last=True)
     if stopping and probed:
         rec.add("col.restore_downtime", probed["end"] - stopping["start"])
