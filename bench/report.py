@@ -253,7 +253,9 @@ def detail_section(sites: list[dict[str, Any]]) -> str:
                            ("backup: quiesce start (drain included) to webhooks registered", "col.quiesce_to_registered"),
                            ("whole restore.yml (wall)", "col.restore_wall"),
                            ("restore downtime: first stop to webhooks probed (no goal in the issue)", "col.restore_downtime"),
-                           ("key check of the live database (all categories, one run)", "keycheck.seconds")):
+                           ("key check of the live database (all categories, one run)", "keycheck.seconds"),
+                           ("Ansible floor: `ansible-playbook` of an empty play", "floor.playbook_empty"),
+                           ("Ansible floor: one module task (`command: true`, mean of ten)", "floor.module_task")):
             value = _m(site, key)
             if value is not None:
                 rows.append([db, label, fmt_s(value) + _spread_note(site, key), "", fmt_ratio(ratio(value, base)) if key.startswith("raw") else ""])

@@ -28,6 +28,7 @@ import json
 import os
 import platform
 import secrets
+import shlex
 import shutil
 import subprocess
 import sys
@@ -339,6 +340,8 @@ def measure_site(site: Site, runs: int, export_runs: int, export_limit: float = 
         backup_run(site, ctl, rec, run)
         log("%s: restore.yml" % tag)
         restore_run(site, ctl, rec, run)
+        rec.cold()
+        ansible_floor(ctl, rec)
 
         # The bare cycle: stop, the same-format raw dump, (untimed: the other raw tools, the raw
         # restore, n8n's export, with n8n stopped as they need), start until the webhook answers.
@@ -440,6 +443,29 @@ def restore_run(site: Site, ctl: Controller, rec: Recorder, run: int) -> None:
     ctl.clean()
     dropped = site.drop_restore_snapshots()
     log("%s: restore.yml %.1f s%s" % (site.label, restore.seconds, "; dropped its kept snapshot %s" % ", ".join(dropped) if dropped else ""))
+
+
+FLOOR_TASKS = 10
+
+
+def ansible_floor(ctl: Controller, rec: Recorder) -> None:
+    """What any playbook costs on this host, whatever it does: an empty play, and one module task.
+
+    Against the same inventory as the roles (local connection, the same interpreter). A module
+    task is the mean of ten ``ansible.builtin.command: true`` beyond the empty play. Below 1M these
+    two, with n8n's own start, are most of every figure (bench/findings.md, "Goals no playbook can
+    meet here").
+    """
+
+    def play(tasks: int) -> float:
+        path = ctl.root / ("floor-%d.yml" % tasks)
+        task = {"name": "Run true", "ansible.builtin.command": "true", "changed_when": False}
+        path.write_text(yaml.safe_dump([{"name": "Floor", "hosts": "all", "gather_facts": False, "tasks": [task] * tasks}]))
+        return timed("ansible-playbook -i %s %s >/dev/null" % (shlex.quote(str(ctl.inventory)), shlex.quote(str(path)))).seconds
+
+    empty = play(0)
+    rec.add("floor.playbook_empty", empty)
+    rec.add("floor.module_task", (play(FLOOR_TASKS) - empty) / FLOOR_TASKS)
 
 
 def raw_tools(site: Site, rec: Recorder, variants: list[str], same: str, scratch: Path) -> None:
