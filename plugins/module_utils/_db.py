@@ -24,21 +24,26 @@ from typing import Any, Iterator, Optional, Sequence
 
 __metaclass__ = type
 
-try:
-    import psycopg
 
-    HAS_PSYCOPG = True
-except ImportError:  # pragma: no cover - depends on the managed host
-    psycopg = None  # type: ignore[assignment]
-    HAS_PSYCOPG = False
+def _postgres_driver() -> Any:
+    """psycopg (3), else psycopg2, else None; imported on first use.
 
-try:
-    import psycopg2
+    Importing psycopg takes about 75 ms, which every SQLite-only module call paid, inside the
+    backup's downtime too.
+    """
+    try:
+        import psycopg
 
-    HAS_PSYCOPG2 = True
-except ImportError:  # pragma: no cover - depends on the managed host
-    psycopg2 = None
-    HAS_PSYCOPG2 = False
+        return psycopg
+    except ImportError:  # pragma: no cover - depends on the managed host
+        pass
+    try:
+        import psycopg2
+
+        return psycopg2
+    except ImportError:  # pragma: no cover - depends on the managed host
+        return None
+
 
 DB_TYPES = ("sqlite", "postgresdb")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -284,11 +289,10 @@ def _connect_postgres(config: DatabaseConfig) -> Any:
         kwargs["password"] = config.password
     if config.ssl_mode:
         kwargs["sslmode"] = config.ssl_mode
+    driver = _postgres_driver()
     try:
-        if HAS_PSYCOPG:
-            return psycopg.connect(**kwargs)
-        if HAS_PSYCOPG2:
-            return psycopg2.connect(**kwargs)
+        if driver is not None:
+            return driver.connect(**kwargs)
     except Exception as exc:
         # The driver's message names host/user but never the password.
         raise DatabaseError(
