@@ -19,6 +19,8 @@ SQLITE_COPY = "cp (n8n stopped, WAL checkpointed)"
 # stopped file is among the raw tools it is held against, and the bare cycle dumps with it.
 SQLITE_SAME_FORMAT = ("sqlite3 .backup", "Python backup API (pages=-1)", "VACUUM INTO", SQLITE_COPY)
 FINDINGS = Path(__file__).resolve().parent / "findings.md"
+# Where the goals stand, read before the tables: the current summary, kept apart from the findings' history.
+SUMMARY = Path(__file__).resolve().parent / "summary.md"
 
 
 def _m(site: dict[str, Any], name: str) -> float | None:
@@ -396,8 +398,10 @@ def render(results: dict[str, Any]) -> str:
         "Every figure is measured side by side with its baseline: same data, same run, the tool's defaults "
         "for the baseline, medians over the runs (min-max in the details). `n/m` means not measured.",
         "",
-        machine_section(results),
     ]
+    if SUMMARY.exists():
+        parts.append(SUMMARY.read_text())
+    parts.append(machine_section(results))
     for size in SIZE_ORDER:
         section = size_section(results, size)
         if section:
